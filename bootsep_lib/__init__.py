@@ -1,0 +1,12 @@
+"""bootsep: bootstrapped single-channel separation from spatial clustering (Seetharaman et al.,
+ICASSP 2019) and manifold-aware deep clustering (Tanaka et al., Interspeech 2021).
+
+Data flows one way through the modules::
+
+    corpus -> spatialize -> datasets -> spatial -> confidence -> targets -> losses -> train
+           -> models -> separate -> metrics -> experiments -> plots
+
+Import the module you need (``from bootsep_lib import spatial``); nothing heavy is imported here.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,245 @@
+"""Every size, seed and setting of bootsep, by name.
+
+A profile is plain data: code reads its fields and never branches on its name.  Three are
+defined:
+
+``smoke``
+    Tests and CI: the whole pipeline in minutes on two CPU cores.
+``laptop``
+    The default of ``run_all.sh``: the whole pipeline in at most about an hour on two CPU
+    cores from an empty cache (sizes chosen by measurement, see the README).
+``paper``
+    The papers' settings for a GPU: 20k / 5k / 3k mixtures, 8 kHz, 32 ms / 8 ms STFT,
+    400-frame crops, batch 40, 100 epochs, 4x300 BLSTM, D = 15.
+
+Use :func:`get_profile` to look one up, with keyword overrides for experiments
+(``get_profile("laptop", train={"epochs": 3})``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+__all__ = [
+    "Geometry",
+    "DataConfig",
+    "SpatialConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "Profile",
+    "PROFILES",
+    "get_profile",
+    "config_hash",
+]
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Room and array geometry, following the spatialized wsj0-2mix recipe (lengths in metres).
+
+    Mics 1-2 are opposite points of a sphere of radius ``array_radius`` around the array centre,
+    mics 3-4 lie inside the sphere at least ``inner_min_spacing`` apart, mics 5-8 anywhere inside.
+    """
+
+    room_x: tuple[float, float] = (5.0, 10.0)
+    room_y: tuple[float, float] = (5.0, 10.0)
+    room_z: tuple[float, float] = (3.0, 4.0)
+    array_center_jitter: float = 0.2
+    array_height: tuple[float, float] = (1.0, 2.0)
+    array_radius: tuple[float, float] = (0.075, 0.125)
+    n_mics: int = 8
+    inner_min_spacing: float = 0.05
+    speaker_xy_range: float = 1.5
+    speaker_height: tuple[float, float] = (1.5, 2.0)
+    min_distance_to_array: float = 0.5
+    min_speaker_distance: float = 1.0
+    t60: tuple[float, float] = (0.2, 0.6)
+    relative_level_db: tuple[float, float] = (0.0, 5.0)
+    peak: float = 0.9
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which corpora to build and how big they are.
+
+    ``subsets`` lists ``(n_speakers, condition, sample_rate)`` triples, each written to
+    ``<root>/{n}speakers_{condition}/wav{rate//1000}k/min/{tr,cv,tt}/``.
+    """
+
+    root: str = "data"
+    subsets: tuple[tuple[int, str, int], ...] = ((2, "anechoic", 8000),)
+    n_train: int = 1000
+    n_valid: int = 150
+    n_test: int = 200
+    speakers_train: int = 80
+    speakers_valid: int = 20
+    speakers_test: int = 20
+    utterances_per_speaker: int = 30
+    words_per_utterance: tuple[int, int] = (6, 12)
+    engine: str = "espeak"
+    geometry: Geometry = field(default_factory=Geometry)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SpatialConfig:
+    """Spatial clustering and confidence (Section 2.1-2.2 of the bootstrapping paper)."""
+
+    window_ms: float = 32.0
+    hop_ms: float = 8.0
+    n_sources: int = 2
+    threshold_db: float = -10.0
+    jsd_samples: int = 100_000
+    reference_channel: int = 0
+    other_channels: tuple[int, ...] = (1, 2, 3)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Deep clustering network: BLSTM stack + dense tanh layer to ``embedding_dim`` per bin."""
+
+    layers: int = 2
+    units: int = 128
+    embedding_dim: int = 20
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (the bootstrapping paper: Adam 1e-3, halved after 5 stalls)."""
+
+    batch_size: int = 16
+    crop_frames: int = 250
+    epochs: int = 20
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    lr_patience: int = 5
+    early_stop_patience: int = 10
+    grad_clip: float = 5.0
+    seed: int = 0
+    num_workers: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named bundle of every setting the pipeline reads."""
+
+    name: str
+    data: DataConfig
+    spatial: SpatialConfig
+    model: ModelConfig
+    train: TrainConfig
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (JSON-serialisable) of every field."""
+        return dataclasses.asdict(self)
+
+
+def _profiles() -> dict[str, Profile]:
+    smoke = Profile(
+        name="smoke",
+        description="tests and CI: whole pipeline in minutes on 2 CPU cores",
+        data=DataConfig(
+            subsets=((2, "anechoic", 8000),),
+            n_train=24,
+            n_valid=8,
+            n_test=8,
+            speakers_train=6,
+            speakers_valid=3,
+            speakers_test=3,
+            utterances_per_speaker=6,
+            words_per_utterance=(4, 7),
+        ),
+        spatial=SpatialConfig(jsd_samples=20_000),
+        model=ModelConfig(layers=1, units=32, embedding_dim=10),
+        train=TrainConfig(batch_size=4, crop_frames=100, epochs=2, early_stop_patience=2),
+    )
+    laptop = Profile(
+        name="laptop",
+        description="default of run_all.sh: whole pipeline within about an hour on 2 CPU cores",
+        data=DataConfig(),
+        spatial=SpatialConfig(),
+        model=ModelConfig(layers=2, units=128, embedding_dim=20),
+        train=TrainConfig(batch_size=16, crop_frames=250, epochs=20),
+    )
+    paper = Profile(
+        name="paper",
+        description="the papers' settings, for a GPU",
+        data=DataConfig(
+            subsets=(
+                (2, "anechoic", 8000),
+                (2, "anechoic", 16000),
+                (3, "anechoic", 8000),
+                (3, "anechoic", 16000),
+                (2, "reverb", 8000),
+            ),
+            n_train=20_000,
+            n_valid=5_000,
+            n_test=3_000,
+            speakers_train=101,
+            speakers_valid=18,
+            speakers_test=18,
+            utterances_per_speaker=120,
+        ),
+        spatial=SpatialConfig(),
+        model=ModelConfig(layers=4, units=300, embedding_dim=15),
+        train=TrainConfig(batch_size=40, crop_frames=400, epochs=100, early_stop_patience=100),
+    )
+    return {p.name: p for p in (smoke, laptop, paper)}
+
+
+PROFILES: dict[str, Profile] = _profiles()
+
+
+def _apply(obj: Any, overrides: dict[str, Any]) -> Any:
+    names = {f.name for f in fields(obj)}
+    changes = {}
+    for key, value in overrides.items():
+        if key not in names:
+            raise KeyError(f"{type(obj).__name__} has no field {key!r} (fields: {sorted(names)})")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            value = _apply(current, value)
+        elif isinstance(current, tuple) and isinstance(value, list):
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        changes[key] = value
+    return replace(obj, **changes)
+
+
+def get_profile(name: str = "laptop", **overrides: Any) -> Profile:
+    """Look up a profile by name, optionally overriding fields section by section.
+
+    Parameters
+    ----------
+    name : str
+        ``"smoke"``, ``"laptop"`` or ``"paper"``.
+    **overrides
+        Section name to dict of field overrides, e.g. ``train={"epochs": 3}``.
+
+    Returns
+    -------
+    Profile
+    """
+    if isinstance(name, Profile):
+        base = name
+    elif name in PROFILES:
+        base = PROFILES[name]
+    else:
+        raise KeyError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
+    return _apply(base, overrides) if overrides else base
+
+
+def config_hash(config: Any, length: int = 12) -> str:
+    """Stable short hash of a (nested) dataclass or JSON-serialisable config.
+
+    Used to name cached artefacts: the same config always maps to the same folder.
+    """
+    if dataclasses.is_dataclass(config):
+        config = dataclasses.asdict(config)
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]

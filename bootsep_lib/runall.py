@@ -1,0 +1,200 @@
+"""Run the numbered notebooks end to end with papermill (what ``./run_all.sh`` does).
+
+Order: build the profile's data if missing (resumable), then every ``notebooks/NN_*.ipynb`` in
+order with the profile as a papermill parameter.  Executed copies go to
+``outputs/<profile>/``; tables and figures go to the figures folder, with a manifest
+(``manifest.json``: profile, git commit, date, wall time per notebook, machine).  The first
+failing notebook stops the run with a non-zero exit that names it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import paths
+from .profiles import Profile
+
+__all__ = ["EXPECTED_NOTEBOOKS", "NotebookRun", "find_notebooks", "run_notebooks", "write_manifest"]
+
+#: The notebooks the project promises, by number (a missing one is reported, not fatal).
+EXPECTED_NOTEBOOKS = {
+    "01": "spatial clustering walkthrough",
+    "02": "confidence vs SDR (Fig. 2)",
+    "03": "training on GPU",
+    "04": "alpha sweep (Table 1, top)",
+    "05": "ensembles (Table 1, bottom; Fig. 3)",
+    "06": "manifold-aware deep clustering",
+}
+
+
+@dataclass
+class NotebookRun:
+    """Outcome of one executed notebook."""
+
+    number: str
+    source: Path
+    output: Path
+    seconds: float
+    ok: bool
+
+
+def find_notebooks(folder: Path, only: str | None = None) -> list[Path]:
+    """Numbered notebooks ``NN_*.ipynb`` in ``folder``, sorted; ``only`` keeps numbers listed
+    in a comma-separated string (``"04"`` or ``"01,02"``)."""
+    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        wanted = {s.strip().zfill(2) for s in only.split(",") if s.strip()}
+        unknown = wanted - {p.name[:2] for p in found}
+        if unknown:
+            numbers = ", ".join(sorted(unknown))
+            raise SystemExit(f"--only: no notebook numbered {numbers} in {folder}")
+        found = [p for p in found if p.name[:2] in wanted]
+    return found
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=paths.repo_root(),
+            capture_output=True, text=True, check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=paths.repo_root(),
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_manifest(figures: Path, profile: Profile, runs: list[NotebookRun]) -> Path:
+    """Merge this run's entries into ``figures/manifest.json`` (one entry per notebook)."""
+    path = figures / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {"notebooks": {}}
+    for run in runs:
+        manifest["notebooks"][run.source.stem] = {
+            "profile": profile.name,
+            "git_commit": _git_commit(),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "wall_seconds": round(run.seconds, 1),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+            "python": platform.python_version(),
+        }
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def run_notebooks(
+    profile: Profile,
+    *,
+    only: str | None = None,
+    jobs: int = 1,
+    notebooks_dir: Path | None = None,
+    output_dir: Path | None = None,
+    figures: Path | None = None,
+    log=print,
+) -> list[NotebookRun]:
+    """Execute the numbered notebooks in order with papermill.
+
+    Parameters
+    ----------
+    profile : Profile
+        Passed to every notebook as the ``profile`` parameter (by name).
+    only : str, optional
+        Comma-separated notebook numbers to run.
+    jobs : int
+        Passed as the ``jobs`` parameter (parallel processes for data and training).
+    notebooks_dir, output_dir, figures : Path, optional
+        Defaults: ``<repo>/notebooks``, ``<outputs>/<profile>``, ``<repo>/figures``.
+
+    Returns
+    -------
+    list of NotebookRun
+        Raises ``SystemExit`` naming the notebook when one fails.
+    """
+    import papermill
+
+    notebooks_dir = notebooks_dir or paths.repo_root() / "notebooks"
+    output_dir = output_dir or paths.outputs_dir() / profile.name
+    figures = figures or paths.figures_dir()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    figures.mkdir(parents=True, exist_ok=True)
+
+    notebooks = find_notebooks(notebooks_dir, only)
+    present = {p.name[:2] for p in find_notebooks(notebooks_dir)}
+    missing = [f"{n} ({what})" for n, what in EXPECTED_NOTEBOOKS.items() if n not in present]
+    if missing and not only:
+        log("not written yet, skipped: " + "; ".join(missing))
+
+    runs: list[NotebookRun] = []
+    for nb in notebooks:
+        out = output_dir / nb.name
+        log(f"running {nb.name} (profile {profile.name}) -> {out}")
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(nb),
+                str(out),
+                parameters={
+                    "profile": profile.name,
+                    "jobs": int(jobs),
+                    "figures_dir": str(figures),
+                },
+                kernel_name="python3",
+                cwd=str(notebooks_dir),
+                progress_bar=False,
+            )
+        except Exception as exc:  # papermill raises PapermillExecutionError with the cell
+            seconds = time.perf_counter() - start
+            runs.append(NotebookRun(nb.name[:2], nb, out, seconds, ok=False))
+            _summary(runs, figures, log)
+            msg = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+            raise SystemExit(
+                f"notebook {nb.name} failed after {seconds:.0f} s (executed copy: {out})\n{msg}"
+            ) from exc
+        runs.append(NotebookRun(nb.name[:2], nb, out, time.perf_counter() - start, ok=True))
+    if runs:
+        write_manifest(figures, profile, runs)
+    _summary(runs, figures, log)
+    return runs
+
+
+def _summary(runs: list[NotebookRun], figures: Path, log) -> None:
+    if not runs:
+        return
+    log("")
+    log(f"{'notebook':<40} {'status':<7} {'wall':>8}  executed copy")
+    for r in runs:
+        status = "ok" if r.ok else "FAILED"
+        log(f"{r.source.name:<40} {status:<7} {r.seconds:>7.0f}s  {r.output}")
+    total = sum(r.seconds for r in runs)
+    log(f"{'total':<40} {'':<7} {total:>7.0f}s")
+    log(f"tables and figures: {figures}")
+
+
+def main_run_all(profile: Profile, jobs: int, only: str | None) -> int:
+    """Data if missing, then the notebooks.  Returns a process exit code."""
+    from . import make_data
+
+    start = time.perf_counter()
+    root = paths.data_root(profile.data.root)
+    print(f"[run_all] data: {root} (profile {profile.name}, {jobs} jobs)", file=sys.stderr)
+    make_data.build_all(profile.data, root=root, jobs=jobs)
+    print(f"[run_all] data ready in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    def log(line: str) -> None:
+        print(f"[run_all] {line}", file=sys.stderr)
+
+    run_notebooks(profile, only=only, jobs=jobs, log=log)
+    print(f"[run_all] finished in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return 0
