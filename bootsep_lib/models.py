@@ -1,0 +1,284 @@
+"""BLSTM deep clustering network and Chimera network.
+
+Architecture (Section 3.1 of the bootstrapping paper; Section 3.2 of the M-DC paper): a stack
+of bidirectional LSTMs over the frames of a log-magnitude spectrogram, then a dense layer to
+``freqs * D`` with a tanh, reshaped to one ``D``-dimensional, unit-normalized embedding per
+time-frequency bin.  The Chimera network adds a second dense head (mask inference, MI) that
+outputs one mask per source and bin.  With the paper's configuration (4 x 300 units per
+direction, D = 15, 129 frequencies at 8 kHz) the DC network has 8,691,735 parameters -- the
+paper's "8.7M".
+
+Input normalization
+-------------------
+Each frequency of the input is standardized with a mean and standard deviation held in
+buffers (saved with the weights) and set from training-set statistics with
+:meth:`DeepClusteringNet.set_input_stats` (see :func:`feature_statistics`), as in the
+original deep clustering recipes.  Global statistics rather than per-utterance ones keep the
+absolute level of a bin meaningful (a quiet bin stays quiet relative to the corpus) and make
+the network's output independent of the crop it sees.  The defaults (mean 0, std 1) are the
+identity: a trainer must set them.
+
+Padding
+-------
+``forward(features, lengths)`` packs the batch with
+:func:`torch.nn.utils.rnn.pack_padded_sequence`, so padded frames never influence the valid
+ones (in either direction).  Outputs at padded frames are meaningless and must get weight 0
+in the loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from bootsep_lib.profiles import ModelConfig
+
+__all__ = [
+    "MASK_ACTIVATIONS",
+    "BLSTMTrunk",
+    "DeepClusteringNet",
+    "ChimeraNet",
+    "build_model",
+    "feature_statistics",
+]
+
+MASK_ACTIVATIONS = ("softmax", "sigmoid")
+
+
+def _lengths_tensor(lengths: torch.Tensor | Sequence[int]) -> torch.Tensor:
+    return torch.as_tensor(lengths, dtype=torch.int64).cpu()
+
+
+def _valid_frames(frames: int, lengths: torch.Tensor | Sequence[int] | None) -> torch.Tensor:
+    """Boolean mask ``(batch, frames)`` of frames inside each item's length."""
+    lengths = _lengths_tensor(lengths)
+    return torch.arange(frames).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def feature_statistics(
+    features: torch.Tensor, lengths: torch.Tensor | Sequence[int] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frequency mean and standard deviation of input features, for ``set_input_stats``.
+
+    Parameters
+    ----------
+    features : Tensor, shape (batch, frames, freqs)
+        Log-magnitude features of (a sample of) the training set.
+    lengths : Tensor or sequence of int, shape (batch,), optional
+        Valid frames of each item; padded frames are left out.
+
+    Returns
+    -------
+    mean, std : Tensor, shape (freqs,)
+    """
+    if lengths is None:
+        valid = features.reshape(-1, features.shape[-1])
+    else:
+        valid = features[_valid_frames(features.shape[1], lengths).to(features.device)]
+    return valid.mean(dim=0), valid.std(dim=0)
+
+
+class BLSTMTrunk(nn.Module):
+    """Input standardization and a stack of bidirectional LSTMs (shared by both networks).
+
+    Parameters
+    ----------
+    n_freqs : int
+        Number of frequencies ``F`` of the input (129 for a 256-point STFT).
+    config : ModelConfig
+        ``layers`` BLSTM layers of ``units`` per direction, ``dropout`` between layers.
+    """
+
+    def __init__(self, n_freqs: int, config: ModelConfig) -> None:
+        super().__init__()
+        self.n_freqs = n_freqs
+        self.output_size = 2 * config.units
+        self.register_buffer("input_mean", torch.zeros(n_freqs))
+        self.register_buffer("input_std", torch.ones(n_freqs))
+        self.lstm = nn.LSTM(
+            input_size=n_freqs,
+            hidden_size=config.units,
+            num_layers=config.layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+        )
+
+    def set_input_stats(self, mean: torch.Tensor, std: torch.Tensor, floor: float = 1e-5) -> None:
+        """Set the per-frequency standardization, shape (freqs,) each; ``std`` floored."""
+        mean = torch.as_tensor(mean, dtype=self.input_mean.dtype)
+        std = torch.as_tensor(std, dtype=self.input_std.dtype)
+        if mean.shape != (self.n_freqs,) or std.shape != (self.n_freqs,):
+            raise ValueError(
+                f"mean and std must be ({self.n_freqs},), "
+                f"got {tuple(mean.shape)} and {tuple(std.shape)}"
+            )
+        self.input_mean.copy_(mean)
+        self.input_std.copy_(std.clamp_min(floor))
+
+    def forward(
+        self, features: torch.Tensor, lengths: torch.Tensor | Sequence[int] | None = None
+    ) -> torch.Tensor:
+        """BLSTM outputs ``(batch, frames, 2 * units)`` for features ``(batch, frames, freqs)``."""
+        if features.ndim != 3 or features.shape[-1] != self.n_freqs:
+            raise ValueError(
+                f"expected features (batch, frames, {self.n_freqs}), got {tuple(features.shape)}"
+            )
+        x = (features - self.input_mean) / self.input_std
+        if lengths is None:
+            return self.lstm(x)[0]
+        packed = pack_padded_sequence(
+            x, _lengths_tensor(lengths), batch_first=True, enforce_sorted=False
+        )
+        out = self.lstm(packed)[0]
+        return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+
+
+class _EmbeddingHead(nn.Module):
+    """Dense layer to ``freqs * D``, tanh, unit norm per bin: ``(batch, frames, freqs, D)``."""
+
+    def __init__(self, in_size: int, n_freqs: int, embedding_dim: int) -> None:
+        super().__init__()
+        self.n_freqs = n_freqs
+        self.embedding_dim = embedding_dim
+        self.dense = nn.Linear(in_size, n_freqs * embedding_dim)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        batch, frames, _ = hidden.shape
+        v = torch.tanh(self.dense(hidden)).view(batch, frames, self.n_freqs, self.embedding_dim)
+        return F.normalize(v, p=2.0, dim=-1)
+
+
+class DeepClusteringNet(nn.Module):
+    """BLSTM deep clustering network (Section 3.1 of the bootstrapping paper).
+
+    Parameters
+    ----------
+    n_freqs : int
+        Number of frequencies ``F``.
+    config : ModelConfig
+        Layers, units per direction, embedding dimension ``D``, dropout between layers.
+    """
+
+    def __init__(self, n_freqs: int, config: ModelConfig) -> None:
+        super().__init__()
+        self.n_freqs = n_freqs
+        self.embedding_dim = config.embedding_dim
+        self.trunk = BLSTMTrunk(n_freqs, config)
+        self.embedding = _EmbeddingHead(self.trunk.output_size, n_freqs, config.embedding_dim)
+
+    def set_input_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Per-frequency standardization of the input, shape (freqs,) each."""
+        self.trunk.set_input_stats(mean, std)
+
+    def forward(
+        self, features: torch.Tensor, lengths: torch.Tensor | Sequence[int] | None = None
+    ) -> torch.Tensor:
+        """Embed every time-frequency bin.
+
+        Parameters
+        ----------
+        features : Tensor, shape (batch, frames, freqs)
+            Log-magnitude of the mixture (e.g. :func:`bootsep_lib.audio.magnitude_db`).
+        lengths : Tensor or sequence of int, shape (batch,), optional
+            Valid frames per item (the batch is packed); ``None``: all frames valid.
+
+        Returns
+        -------
+        embeddings : Tensor, shape (batch, frames, freqs, D)
+            Unit-norm rows; ``.flatten(1, 2)`` gives the loss's ``(batch, bins, D)``.
+        """
+        return self.embedding(self.trunk(features, lengths))
+
+
+class ChimeraNet(nn.Module):
+    """Chimera network: the DC network plus a mask-inference head on the same BLSTM trunk.
+
+    The MI head is a dense layer to ``freqs * n_sources`` followed by a softmax over the
+    sources (the Chimera++ default, masks sum to one per bin) or a sigmoid (the Asteroid recipe
+    the M-DC paper used).
+
+    Parameters
+    ----------
+    n_freqs : int
+        Number of frequencies ``F``.
+    config : ModelConfig
+        Trunk and embedding settings, as for :class:`DeepClusteringNet`.
+    n_sources : int
+        Number of masks ``C``.
+    mask_activation : {"softmax", "sigmoid"}
+    """
+
+    def __init__(
+        self,
+        n_freqs: int,
+        config: ModelConfig,
+        n_sources: int,
+        mask_activation: str = "softmax",
+    ) -> None:
+        super().__init__()
+        if mask_activation not in MASK_ACTIVATIONS:
+            raise ValueError(f"mask_activation must be one of {MASK_ACTIVATIONS}")
+        if n_sources < 1:
+            raise ValueError(f"n_sources must be >= 1, got {n_sources}")
+        self.n_freqs = n_freqs
+        self.embedding_dim = config.embedding_dim
+        self.n_sources = n_sources
+        self.mask_activation = mask_activation
+        self.trunk = BLSTMTrunk(n_freqs, config)
+        self.embedding = _EmbeddingHead(self.trunk.output_size, n_freqs, config.embedding_dim)
+        self.mask = nn.Linear(self.trunk.output_size, n_freqs * n_sources)
+
+    def set_input_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Per-frequency standardization of the input, shape (freqs,) each."""
+        self.trunk.set_input_stats(mean, std)
+
+    def forward(
+        self, features: torch.Tensor, lengths: torch.Tensor | Sequence[int] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings and masks.
+
+        Parameters
+        ----------
+        features : Tensor, shape (batch, frames, freqs)
+        lengths : Tensor or sequence of int, shape (batch,), optional
+
+        Returns
+        -------
+        embeddings : Tensor, shape (batch, frames, freqs, D)
+        masks : Tensor, shape (batch, n_sources, frames, freqs)
+        """
+        hidden = self.trunk(features, lengths)
+        batch, frames, _ = hidden.shape
+        logits = self.mask(hidden).view(batch, frames, self.n_sources, self.n_freqs)
+        if self.mask_activation == "softmax":
+            masks = torch.softmax(logits, dim=2)
+        else:
+            masks = torch.sigmoid(logits)
+        return self.embedding(hidden), masks.transpose(1, 2)
+
+
+def build_model(
+    kind: str, n_freqs: int, config: ModelConfig, n_sources: int = 2
+) -> DeepClusteringNet | ChimeraNet:
+    """Build a network by name.
+
+    Parameters
+    ----------
+    kind : {"dc", "chimera"}
+        ``"dc"``: :class:`DeepClusteringNet` (DC and M-DC differ only in the loss);
+        ``"chimera"``: :class:`ChimeraNet` with ``n_sources`` softmax masks.
+    n_freqs : int
+    config : ModelConfig
+    n_sources : int
+        Only used by ``"chimera"``.
+    """
+    if kind == "dc":
+        return DeepClusteringNet(n_freqs, config)
+    if kind == "chimera":
+        return ChimeraNet(n_freqs, config, n_sources)
+    raise ValueError(f"unknown model kind {kind!r}; choose 'dc' or 'chimera'")
