@@ -254,6 +254,21 @@ def read_audio(
     return audio, int(rate)
 
 
+def _zero_peak_timestamp(path: Path) -> None:
+    """Zero the wall-clock timestamp libsndfile puts in a float WAV's ``PEAK`` chunk.
+
+    Without this, two writes of the same samples differ in four header bytes, and the corpus
+    would not be byte-for-byte reproducible.  Chunk layout: ``b"PEAK"``, size (4 bytes),
+    version (4), timestamp (4), then per-channel peaks.
+    """
+    with open(path, "r+b") as fh:
+        head = fh.read(512)
+        at = head.find(b"PEAK")
+        if at >= 0:
+            fh.seek(at + 12)
+            fh.write(b"\0\0\0\0")
+
+
 def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:
     """Write ``(channels, samples)`` or ``(samples,)`` audio atomically as 32-bit float WAV.
 
@@ -271,6 +286,7 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) ->
     os.close(fd)
     try:
         sf.write(tmp, x, sample_rate, subtype="FLOAT", format="WAV")
+        _zero_peak_timestamp(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -54,6 +54,7 @@ __all__ = [
     "stoi",
     "evaluate_mixture",
     "partition_quality",
+    "label_accuracy",
     "bootstrap_ci",
     "paired_difference_ci",
 ]
@@ -534,6 +535,41 @@ def partition_quality(
     contingency = np.sum(joint**2 / np.outer(p_true, p_est))
     quality = (contingency - 1.0) / ((n_r + n_s) / 2.0 - 1.0)
     return float(np.clip(quality, 0.0, 1.0))
+
+
+def label_accuracy(
+    labels_true: np.ndarray,
+    labels_est: np.ndarray,
+    weights: np.ndarray | None = None,
+    n_sources: int = 2,
+) -> float:
+    """Weighted fraction of T-F bins whose estimated label is right, under the best relabelling.
+
+    Parameters
+    ----------
+    labels_true, labels_est : np.ndarray of int, shape (frames, freqs)
+        Labels in ``[0, n_sources)``.
+    weights : np.ndarray, shape (frames, freqs), optional
+        Bin weights (e.g. the mixture magnitude, "magnitude-weighted accuracy"); uniform if
+        None.
+    n_sources : int
+
+    Returns
+    -------
+    float
+        ``max_perm Σ_i w_i [perm(est_i) = true_i] / Σ_i w_i`` in [0, 1] (0 for zero weight).
+    """
+    true = np.asarray(labels_true).ravel().astype(np.int64)
+    est = np.asarray(labels_est).ravel().astype(np.int64)
+    w = np.ones(true.shape) if weights is None else np.asarray(weights, np.float64).ravel()
+    total = w.sum()
+    if total <= 0:
+        return 0.0
+    joint = np.bincount(true * n_sources + est, weights=w, minlength=n_sources**2)
+    joint = joint.reshape(n_sources, n_sources)
+    best = max(joint[np.arange(n_sources), list(p)].sum()
+               for p in itertools.permutations(range(n_sources)))
+    return float(best / total)
 
 
 def bootstrap_ci(

@@ -67,7 +67,9 @@ class DataConfig:
     """Which corpora to build and how big they are.
 
     ``subsets`` lists ``(n_speakers, condition, sample_rate)`` triples, each written to
-    ``<root>/{n}speakers_{condition}/wav{rate//1000}k/min/{tr,cv,tt}/``.
+    ``<root>/{n}speakers_{condition}/wav{rate//1000}k/min/{tr,cv,tt}/``.  Each profile has its
+    own ``root`` (relative to the repository, or ``$BOOTSEP_DATA``), so corpora of different
+    sizes never overwrite each other.
     """
 
     root: str = "data"
@@ -145,6 +147,7 @@ def _profiles() -> dict[str, Profile]:
         name="smoke",
         description="tests and CI: whole pipeline in minutes on 2 CPU cores",
         data=DataConfig(
+            root="data/smoke",
             subsets=((2, "anechoic", 8000),),
             n_train=24,
             n_valid=8,
@@ -162,7 +165,7 @@ def _profiles() -> dict[str, Profile]:
     laptop = Profile(
         name="laptop",
         description="default of run_all.sh: whole pipeline within about an hour on 2 CPU cores",
-        data=DataConfig(),
+        data=DataConfig(root="data/laptop"),
         spatial=SpatialConfig(),
         model=ModelConfig(layers=2, units=128, embedding_dim=20),
         train=TrainConfig(batch_size=16, crop_frames=250, epochs=20),
@@ -171,6 +174,7 @@ def _profiles() -> dict[str, Profile]:
         name="paper",
         description="the papers' settings, for a GPU",
         data=DataConfig(
+            root="data/paper",
             subsets=(
                 (2, "anechoic", 8000),
                 (2, "anechoic", 16000),

@@ -100,3 +100,14 @@ def test_resample_on_read(tmp_path):
     assert rate == 8000 and y.shape == (1, 8000)
     spectrum = np.abs(np.fft.rfft(y[0]))
     assert abs(np.argmax(spectrum) - 440) <= 1  # 1-Hz bins over one second
+
+
+def test_write_is_byte_for_byte_reproducible(tmp_path):
+    """libsndfile stamps float WAVs with the wall clock; write_audio removes the stamp."""
+    import time
+
+    x = np.random.default_rng(4).uniform(-0.5, 0.5, (2, 500)).astype(np.float32)
+    audio.write_audio(tmp_path / "a.wav", x, 8000)
+    time.sleep(1.1)  # the PEAK timestamp has one-second resolution
+    audio.write_audio(tmp_path / "b.wav", x, 8000)
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()

@@ -390,3 +390,22 @@ def test_bss_eval_matches_fast_bss_eval_reference_function() -> None:
     np.testing.assert_array_equal(ours["perm"], perm)
     for key, value in (("sdr", sdr), ("sir", sir), ("sar", sar)):
         np.testing.assert_allclose(ours[key], value, rtol=1e-7, atol=1e-7)
+
+
+def test_label_accuracy_hand_cases():
+    true = np.array([[0, 0, 1, 1]])
+    assert metrics.label_accuracy(true, true) == 1.0
+    assert metrics.label_accuracy(true, 1 - true) == 1.0  # relabelling is free
+    est = np.array([[0, 1, 1, 1]])
+    assert metrics.label_accuracy(true, est) == pytest.approx(0.75)
+    # weights: the wrong bin carries half the weight -> 0.5
+    w = np.array([[1.0, 3.0, 1.0, 1.0]])
+    assert metrics.label_accuracy(true, est, w) == pytest.approx(3 / 6)
+    # three sources, brute force over all relabellings written out by hand
+    t3 = np.array([0, 1, 2, 2, 1, 0])
+    e3 = np.array([2, 0, 1, 1, 0, 0])
+    best = max(
+        np.mean(np.array(p)[e3] == t3)
+        for p in [(0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)]
+    )
+    assert metrics.label_accuracy(t3, e3, n_sources=3) == pytest.approx(best)
