@@ -301,7 +301,11 @@ def build_subset(
     """
     root = Path(root) if root is not None else paths.data_root(data.root)
     folder = split_dir(root, n_speakers, condition, sample_rate, split)
-    n_mix = {"tr": data.n_train, "cv": data.n_valid, "tt": data.n_test}[split]
+    sizes = (data.n_train, data.n_valid, data.n_test)
+    if data.secondary_sizes is not None and (n_speakers, condition, sample_rate) != tuple(
+            data.subsets[0]):
+        sizes = data.secondary_sizes
+    n_mix = dict(zip(SPLITS, sizes, strict=True))[split]
     pool = corpus.split_speakers(data.speakers_train, data.speakers_valid, data.speakers_test,
                                  seed=data.seed, engine=data.engine)[split]
     if len(pool) < n_speakers:

@@ -1,0 +1,39 @@
+"""One function per figure, one style (matplotlib + seaborn).
+
+Every figure function returns a :class:`matplotlib.figure.Figure` and draws nothing else;
+notebooks show it and :func:`save` writes it (PNG + PDF, atomically) to the figures folder.
+Submodules by stage: :mod:`.spatial` (notebooks 01-02), and one per later notebook.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import seaborn as sns
+from matplotlib.figure import Figure
+
+__all__ = ["CMAP", "use_style", "save"]
+
+CMAP = "magma"
+
+
+def use_style() -> None:
+    """The project's plotting style (seaborn ``whitegrid``, notebook context)."""
+    sns.set_theme(style="whitegrid", context="notebook", palette="deep")
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight"})
+
+
+def save(fig: Figure, folder: str | os.PathLike, name: str, formats=("png", "pdf")) -> list[Path]:
+    """Write ``fig`` as ``folder/name.{png,pdf}`` atomically; returns the paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for ext in formats:
+        path = folder / f"{name}.{ext}"
+        tmp = folder / f".{name}.tmp.{ext}"
+        fig.savefig(tmp, format=ext)
+        os.replace(tmp, path)
+        out.append(path)
+    return out

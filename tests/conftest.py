@@ -1,0 +1,24 @@
+"""Shared fixtures: the smoke-profile corpus and cache, built once per session."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from bootsep_lib import paths
+from bootsep_lib.profiles import get_profile
+
+
+@pytest.fixture(scope="session")
+def smoke_data():
+    """Build (or reuse) the smoke profile's corpus under the default data root.
+
+    The build is resumable and deterministic, so reusing a finished one is safe.
+    """
+    from bootsep_lib import make_data
+
+    profile = get_profile("smoke")
+    root = paths.data_root(profile.data.root)
+    make_data.build_all(profile.data, root=root, jobs=os.cpu_count() or 1)
+    return root
