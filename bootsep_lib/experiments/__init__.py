@@ -2,9 +2,11 @@
 
 * :mod:`.spatial_stage` -- spatial clustering, confidence and scores per mixture; label bank.
 * :mod:`.training` -- training sets (ground-truth or pseudo labels, w(alpha)) and cached models.
+* :mod:`.evaluation` -- single-channel separation of a test split by a model; mean + CI tables.
 * :mod:`.paper` -- the papers' published numbers, printed beside ours in every table.
 """
 
+from .evaluation import METRIC_COLUMNS, evaluate_model, summarize
 from .spatial_stage import (
     ALPHAS,
     SpatialStage,
@@ -28,6 +30,9 @@ __all__ = [
     "pair_study",
     "spatial_mixture",
     "spatial_stage",
+    "METRIC_COLUMNS",
+    "evaluate_model",
+    "summarize",
     "ModelJob",
     "TrainingSet",
     "run_config",
