@@ -1,7 +1,17 @@
-"""Command line: ``bootsep make-data | train | separate | run-all``.
+"""Command line: ``bootsep make-data | train | separate | evaluate | run-all``.
 
 Each subcommand is a thin wrapper over a library function; ``bootsep <cmd> --help`` lists the
-options.  Sizes come from a named profile (``--profile smoke|laptop|paper``).
+options.  Sizes come from a named profile (``--profile smoke|laptop|paper``).  Errors the user
+can fix (missing corpus, unreadable audio, a checkpoint that does not fit) are one line on
+stderr and exit status 2.
+
+Training on several GPUs runs the same command under ``torchrun``::
+
+    torchrun --nproc_per_node=4 -m bootsep_lib.cli train --profile paper --targets spatial
+
+Rank 0 prepares the data (the spatial stage and its label bank, cached) while the other ranks
+wait at a barrier, then every rank reads the cache and :func:`bootsep_lib.train.train_model`
+runs data parallel; only rank 0 prints.
 """
 
 from __future__ import annotations
@@ -10,11 +20,30 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import paths
-from .profiles import PROFILES, get_profile
+from .profiles import PROFILES, Profile, get_profile
 
-__all__ = ["main", "build_parser"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .experiments import Subset, TrainingSet
+    from .train import RunConfig
+
+__all__ = ["main", "build_parser", "UsageError"]
+
+#: ``--loss`` choices, as :data:`bootsep_lib.train.LOSSES` (kept here so that ``--help`` does not
+#: import torch; a test checks that the two agree).
+LOSS_CHOICES = ("dc", "mdc", "chimera", "mchimera")
+TARGET_CHOICES = ("ground_truth", "spatial")
+HEAD_CHOICES = ("dc", "mi")
+SPLIT_CHOICES = ("tr", "cv", "tt")
+DEVICE_CHOICES = ("cuda", "cpu")
+
+
+class UsageError(Exception):
+    """A problem the user can fix; :func:`main` prints it on one line and returns 2."""
 
 
 def _add_profile(p: argparse.ArgumentParser) -> None:
@@ -24,6 +53,27 @@ def _add_profile(p: argparse.ArgumentParser) -> None:
 
 def _jobs_default() -> int:
     return max(1, os.cpu_count() or 1)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _unit_float(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +90,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=int, choices=(8000, 16000), default=None)
     p.add_argument("--engine", default=None, help="speech engine (espeak, kokoro, flite)")
     p.add_argument("--jobs", type=int, default=_jobs_default())
+
+    p = sub.add_parser(
+        "train", help="train (or fetch from the cache) one model on the profile's main subset",
+        description="Train one deep clustering / M-DC / Chimera model on the tr split of the "
+        "profile's first subset, validated on cv; cached by configuration under "
+        "$BOOTSEP_CACHE/models/<run_id>.  The defaults are notebook 03's model (spatial "
+        "targets, alpha = 1, DC loss), so that notebooks 03 and 04 find it in the cache.  "
+        "Several GPUs: torchrun --nproc_per_node=K -m bootsep_lib.cli train ...",
+    )
+    _add_profile(p)
+    p.add_argument("--targets", choices=TARGET_CHOICES, default="spatial",
+                   help="ground-truth labels or the spatial stage's pseudo labels "
+                   "(default: spatial)")
+    p.add_argument("--alpha", type=_non_negative_float, default=1.0,
+                   help="confidence exponent of the weights w(alpha) (default: 1; ignored with "
+                   "ground-truth targets, which use magnitude weights)")
+    p.add_argument("--loss", choices=LOSS_CHOICES, default="dc", help="objective (default: dc)")
+    p.add_argument("--chimera-alpha", type=_unit_float, default=None,
+                   help="weight of the DC term of the Chimera losses (default: 0.975)")
+    p.add_argument("--limit", type=_positive_int, default=None,
+                   help="train on the first N training mixtures only (validation: all)")
+    p.add_argument("--jobs", type=_positive_int, default=_jobs_default(),
+                   help="processes for the spatial stage when it is not cached yet")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default=None,
+                   help="default: cuda when available (cuda:LOCAL_RANK under torchrun), else cpu")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="torch CPU threads (default: torch's choice)")
+
+    p = sub.add_parser("separate", help="separate a WAV file with a trained model",
+                       description="Separate channel 1 of IN.wav into OUT/<stem>_s1.wav, ...")
+    p.add_argument("input", type=Path, metavar="IN.wav", help="mono or multichannel audio")
+    p.add_argument("--checkpoint", type=Path, required=True,
+                   help="best.pt / last.pt, or a run folder")
+    p.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    p.add_argument("--head", choices=HEAD_CHOICES, default="dc",
+                   help="dc: K-means on the embeddings; mi: Chimera's mask head (default: dc)")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default=None)
+
+    p = sub.add_parser("evaluate", help="score a trained model on a split (mean and 95%% CI)",
+                       description="Separate channel 0 of every mixture of a split of the "
+                       "profile's first subset and print mean scores with bootstrap 95%% CIs.")
+    _add_profile(p)
+    p.add_argument("--checkpoint", type=Path, required=True, metavar="RUN_DIR",
+                   help="a run folder (or its best.pt)")
+    p.add_argument("--split", choices=SPLIT_CHOICES, default="tt")
+    p.add_argument("--head", choices=HEAD_CHOICES, default="dc")
+    p.add_argument("--bss", action="store_true", help="also BSS-eval SDR/SIR/SAR")
+    p.add_argument("--stoi", action="store_true", help="also STOI")
+    p.add_argument("--jobs", type=_positive_int, default=_jobs_default())
 
     p = sub.add_parser("run-all", help="data if missing, then every notebook via papermill")
     _add_profile(p)
@@ -72,16 +171,225 @@ def _make_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``bootsep`` command."""
-    args = build_parser().parse_args(argv)
-    if args.command == "make-data":
-        return _make_data(args)
-    if args.command == "run-all":
-        from .runall import main_run_all
+# --------------------------------------------------------------------------- train
 
-        return main_run_all(get_profile(args.profile), args.jobs, args.only)
-    raise AssertionError(args.command)  # argparse rejects unknown commands
+
+def _check_corpus(profile: Profile, splits: tuple[str, ...]) -> None:
+    """Raise :class:`UsageError` naming the ``make-data`` command when a split is unusable."""
+    from .datasets import DatasetError
+    from .experiments import open_split
+
+    for split in splits:
+        try:
+            open_split(profile, split, return_sources=False)  # checks folder and first file
+        except DatasetError as exc:
+            raise UsageError(
+                f"no usable {profile.name!r} corpus for split {split!r}; build it first with "
+                f"`bootsep make-data --profile {profile.name}` ({exc})"
+            ) from exc
+
+
+def _join_process_group(device: str | None) -> tuple[int, str | None, bool]:
+    """Under ``torchrun`` (``WORLD_SIZE`` > 1), join the process group the trainer will use.
+
+    Picks the backend and device exactly as :func:`bootsep_lib.train.train_model` would (NCCL
+    on ``cuda:LOCAL_RANK``, else Gloo); the trainer then reuses the group.
+
+    Returns
+    -------
+    rank : int
+        0 without ``torchrun``.
+    device : str or None
+        This process's device (``cuda:LOCAL_RANK`` on GPUs), or ``device`` unchanged.
+    owns_group : bool
+        True when this call created the group (the caller destroys it).
+    """
+    import torch
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, device, False
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = device != "cpu" and torch.cuda.is_available()
+    if cuda:
+        device = f"cuda:{local_rank}"
+        torch.cuda.set_device(local_rank)
+    owns = not dist.is_initialized()
+    if owns:
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return dist.get_rank(), device, owns
+
+
+def _barrier(device: str | None) -> None:
+    import torch
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        if device is not None and device.startswith("cuda"):
+            dist.barrier(device_ids=[torch.device(device).index or 0])
+        else:
+            dist.barrier()
+
+
+def _training_sets(
+    profile: Profile, args: argparse.Namespace
+) -> tuple[TrainingSet, TrainingSet]:
+    """The tr / cv :class:`~bootsep_lib.experiments.TrainingSet` pair the arguments describe."""
+    from .experiments import TrainingSet
+
+    chimera = args.loss in ("chimera", "mchimera")
+    common = {"targets": args.targets, "alpha": args.alpha, "with_sources": chimera,
+              "jobs": args.jobs}
+    train_set = TrainingSet(profile, "tr", limit=args.limit, **common)
+    valid_set = TrainingSet(profile, "cv", **common)
+    return train_set, valid_set
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from .experiments import run_config
+    from .train import train_model
+
+    if args.chimera_alpha is not None and args.loss not in ("chimera", "mchimera"):
+        raise UsageError("--chimera-alpha applies to the Chimera losses only (--loss chimera)")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is visible to torch")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    profile = get_profile(args.profile)
+    _check_corpus(profile, ("tr", "cv"))
+
+    rank, device, owns_group = _join_process_group(args.device)
+    try:
+        # Rank 0 runs the spatial stage (if not cached) while the others wait, then they read
+        # the finished cache: no two processes ever write the same cache folder.
+        if rank == 0:
+            train_set, valid_set = _training_sets(profile, args)
+        _barrier(device)
+        if rank != 0:
+            train_set, valid_set = _training_sets(profile, args)
+        extra = {} if args.chimera_alpha is None else {"chimera_alpha": args.chimera_alpha}
+        run = run_config(profile, train_set, loss=args.loss, **extra)
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        shown = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if rank == 0:
+            print(f"run {run.run_id}: profile {profile.name}, {args.targets} targets, "
+                  f"alpha {train_set.alpha:g}, loss {args.loss}, {len(train_set)} training / "
+                  f"{len(valid_set)} validation mixtures, device {shown} x {world}")
+        result = train_model(run, train_set, valid_set, cache_dir=paths.cache_dir(),
+                             device=device)
+    finally:
+        if owns_group:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    if rank == 0:
+        history = result.history
+        best = history["valid_loss"].min() if len(history) else float("nan")
+        print(f"run dir: {result.run_dir}")
+        print(f"cached: {'yes (nothing trained)' if result.cached else 'no'}")
+        print(f"epochs: {len(history)}, best validation loss: {best:.4f}")
+        print(f"frames/s: {result.frames_per_second:,.0f}"
+              + (" (logged mean of the original run)" if result.cached else ""))
+    return 0
+
+
+# --------------------------------------------------------------------------- separate
+
+
+def _separate(args: argparse.Namespace) -> int:
+    from .separate import separate_file
+
+    try:
+        written = separate_file(args.input, args.checkpoint, args.out, head=args.head,
+                                device=args.device)
+    except ValueError as exc:  # AudioError, unreadable / mismatched checkpoint, wrong head
+        raise UsageError(str(exc)) from exc
+    for path in written:
+        print(path)
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def _check_run_fits(run: RunConfig, profile: Profile, subset: Subset, head: str) -> None:
+    """Raise :class:`UsageError` when a model cannot separate the profile's subset."""
+    from .audio import stft_params
+
+    n_fft, _ = stft_params(subset.sample_rate, profile.spatial.window_ms, profile.spatial.hop_ms)
+    if run.n_freqs != n_fft // 2 + 1 or run.n_sources != subset.n_speakers:
+        raise UsageError(
+            f"the model was trained for {run.n_sources} sources and {run.n_freqs} frequencies; "
+            f"profile {profile.name!r} tests on {subset.n_speakers} sources at "
+            f"{subset.sample_rate} Hz ({n_fft // 2 + 1} frequencies): pick the matching profile"
+        )
+    if head == "mi" and run.model_kind != "chimera":
+        raise UsageError(f"--head mi needs a Chimera model; this one was trained with {run.loss}")
+
+
+def _format_summary(summary: pd.DataFrame, columns: tuple[str, ...]) -> str:
+    """One line per metric: ``name  mean [low, high]`` (dB except STOI)."""
+    lines = []
+    for name, row in summary.iterrows():
+        lines.append(f"{name} ({int(row['n'])} mixtures): mean [95% bootstrap CI]")
+        for col in columns:
+            unit = "" if col.startswith("stoi") else " dB"
+            lines.append(f"  {col:<10} {row[col]:7.2f}{unit:<3} "
+                         f"[{row[f'{col}_low']:.2f}, {row[f'{col}_high']:.2f}]")
+    return "\n".join(lines)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .experiments import default_subset, evaluate_model, summarize
+    from .train import load_model
+
+    profile = get_profile(args.profile)
+    run_dir = args.checkpoint.parent if args.checkpoint.suffix == ".pt" else args.checkpoint
+    if not (run_dir / "best.pt").exists():
+        raise UsageError(f"{run_dir} holds no best.pt: pass a run folder of `bootsep train` "
+                         "with at least one finished epoch")
+    try:
+        _, run = load_model(run_dir / "best.pt", device="cpu")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    _check_run_fits(run, profile, default_subset(profile), args.head)
+    _check_corpus(profile, (args.split,))
+    table = evaluate_model(profile, run_dir, split=args.split, head=args.head, bss=args.bss,
+                           stoi=args.stoi, jobs=args.jobs)
+    columns = ("si_sdr", "si_sdri", "si_sir", "si_sar", "si_sdr_mix")
+    columns += ("sdr", "sir", "sar") if args.bss else ()
+    columns += ("stoi", "stoi_mix") if args.stoi else ()
+    summary = summarize({f"run {run.run_id} on {profile.name} {args.split}, head {args.head}":
+                         table}, columns)
+    print(_format_summary(summary, columns))
+    return 0
+
+
+def _run_all(args: argparse.Namespace) -> int:
+    from .runall import main_run_all
+
+    return main_run_all(get_profile(args.profile), args.jobs, args.only)
+
+
+COMMANDS = {
+    "make-data": _make_data,
+    "train": _train,
+    "separate": _separate,
+    "evaluate": _evaluate,
+    "run-all": _run_all,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bootsep`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"bootsep {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ Choices where the paper's text is silent (the authors' 2018 code is the referenc
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -181,6 +182,14 @@ def logsumexp0(a: np.ndarray) -> np.ndarray:
     """
     if a.shape[0] == 1:
         return a[0].copy()
+    if a.shape[0] == 2:  # max + log1p(exp(min - max)): 0.12 ms, not 0.19, for (2, 50000) float32
+        total = np.minimum(a[0], a[1])
+        top = np.maximum(a[0], a[1])
+        total -= top
+        np.exp(total, out=total)
+        np.log1p(total, out=total)
+        total += top
+        return total
     top = functools.reduce(np.maximum, a)
     total = np.exp(a[0] - top)
     scratch = np.empty_like(top)
@@ -196,14 +205,18 @@ def logsumexp0(a: np.ndarray) -> np.ndarray:
 def argmax0(a: np.ndarray) -> np.ndarray:
     """``np.argmax(a, axis=0)`` (first maximum wins) for ``a`` of shape (k, ...), row by row.
 
-    Several times faster than a strided reduction over a short first axis.
+    Built from comparisons and maxima: 0.06 ms instead of 1.4 ms for ``np.argmax`` of a (2, 64629)
+    float32 array (0.2 ms instead of 1.1 ms for 3 rows with boolean-mask assignment).
     """
-    best = a[0].copy()
-    index = np.zeros(best.shape, dtype=np.int64)
-    for j in range(1, a.shape[0]):
-        better = a[j] > best
-        index[better] = j
-        np.maximum(best, a[j], out=best)
+    if a.shape[0] == 1:
+        return np.zeros(a.shape[1:], dtype=np.int64)
+    index = np.greater(a[1], a[0]).astype(np.int64)
+    if a.shape[0] > 2:
+        best = np.maximum(a[0], a[1])
+        for j in range(2, a.shape[0]):
+            # j exceeds every earlier index, so the maximum sets index to j where a[j] is larger
+            np.maximum(index, np.greater(a[j], best) * j, out=index)
+            np.maximum(best, a[j], out=best)
     return index
 
 
@@ -263,7 +276,11 @@ def fit_mask(
         All False for a silent mixture.
     """
     x = _check_stereo(stft_stereo)
-    magnitude = np.maximum(np.abs(x[0]), np.abs(x[1]))
+    return _loud_bins(np.maximum(np.abs(x[0]), np.abs(x[1])), threshold_db, reference)
+
+
+def _loud_bins(magnitude: np.ndarray, threshold_db: float, reference: Reference) -> np.ndarray:
+    """Eq. 2 on the louder channel's magnitude ``(frames, freqs)``: see :func:`fit_mask`."""
     if reference == "max":
         ref = magnitude.max() if magnitude.size else 0.0
     elif reference == "absolute":
@@ -293,6 +310,36 @@ def ipd_features(theta: np.ndarray) -> np.ndarray:
     return out
 
 
+def _stereo_features(x: np.ndarray, freq_normalize: bool) -> np.ndarray:
+    """``ipd_features(ipd(x, freq_normalize))`` in the STFT's precision: ``(2, frames, freqs)``.
+
+    Without normalisation ``(cos theta, sin theta) = (Re z, Im z) / |z|`` for ``z = X0 conj(X1)``,
+    with no arctan2, cos or sin (``z = 0`` gives ``(sign Re z, 0)``, as ``angle``); with it, the
+    normalisation is applied in float32 for a complex64 STFT (``ipd`` divides in float64).
+    Measured for a complex64 (2, 501, 129) STFT: 0.31 ms instead of 0.41 ms (no normalisation)
+    and 0.56 ms instead of 2.15 ms (normalisation).
+    """
+    z = x[0] * np.conj(x[1])
+    out = np.empty((2, *z.shape), dtype=z.real.dtype)
+    if freq_normalize:
+        theta = np.arctan2(z.imag, z.real)
+        n_freqs = theta.shape[-1]
+        omega = np.pi * np.arange(n_freqs) / max(n_freqs - 1, 1)
+        theta /= (omega + 1.0).astype(theta.dtype)
+        np.cos(theta, out=out[0])
+        np.sin(theta, out=out[1])
+        return out
+    norm = np.abs(z)
+    silent = norm == 0.0
+    if silent.any():
+        z = np.where(silent, np.copysign(1.0, z.real), z)
+        norm[silent] = 1.0
+    np.reciprocal(norm, out=norm)
+    np.multiply(z.real, norm, out=out[0])
+    np.multiply(z.imag, norm, out=out[1])
+    return out
+
+
 def pca_project(features: np.ndarray, fit: np.ndarray) -> np.ndarray:
     """Project 2-D features on their first principal axis, fit on the bins ``fit``.
 
@@ -310,8 +357,10 @@ def pca_project(features: np.ndarray, fit: np.ndarray) -> np.ndarray:
     Returns
     -------
     np.ndarray, shape (...)
+        In the precision of ``features``.
     """
-    sample = features[:, fit]
+    # gathering by flat index: 0.05 ms instead of 0.27 ms for features[:, fit], 501 x 129 bins
+    sample = features.reshape(2, -1)[:, np.flatnonzero(fit)]
     mean = sample.mean(axis=1)
     centred = sample - mean[:, None]
     cov = centred @ centred.T / sample.shape[1]
@@ -319,10 +368,10 @@ def pca_project(features: np.ndarray, fit: np.ndarray) -> np.ndarray:
     axis = vectors[:, -1]
     if axis[np.argmax(np.abs(axis))] < 0:
         axis = -axis
-    offset = float(mean @ axis)
-    phi = features[0] * axis[0]
-    phi += features[1] * axis[1]
-    phi -= offset
+    a0, a1 = float(axis[0]), float(axis[1])
+    phi = features[0] * a0
+    phi += features[1] * a1
+    phi -= float(mean @ axis)
     return phi
 
 
@@ -340,33 +389,77 @@ def is_degenerate_feature(x: np.ndarray, n_components: int) -> bool:
     return n_components > 2 and np.unique(x).size < n_components
 
 
-def _kmeans_1d(x: np.ndarray, n_components: int, rng: np.random.Generator) -> np.ndarray:
-    """Hard labels of a 1-D k-means (k-means++ seeding, then Lloyd iterations)."""
-    centres = [x[rng.integers(x.size)]]
+def _kmeans_init(x: np.ndarray, n_components: int, rng: np.random.Generator, reg: float) -> Gmm1d:
+    """Mixture of the hard clusters of a 1-D k-means (k-means++ seeding, then Lloyd iterations).
+
+    In 1-D every cluster is an interval of the sorted sample, bounded by the midpoints between
+    sorted centres, so a Lloyd iteration is one binary search and sums of a cumulative sum
+    (0.18 ms instead of 0.28 ms with ``argmin |x - c|`` and ``bincount`` on 1,000 points).  The
+    components come out sorted by centre, with the parameters of :func:`_m_step` on one-hot
+    labels.
+    """
+    centres = [float(x[rng.integers(x.size)])]
+    d2 = np.full(x.size, np.inf)
     for _ in range(1, n_components):
-        d2 = np.min((x[None, :] - np.asarray(centres)[:, None]) ** 2, axis=0)
-        total = d2.sum()
-        pick = rng.choice(x.size, p=d2 / total) if total > 0 else rng.integers(x.size)
-        centres.append(x[pick])
-    c = np.asarray(centres, dtype=float)
-    labels = np.argmin(np.abs(x[None, :] - c[:, None]), axis=0)
+        np.minimum(d2, np.square(x - centres[-1]), out=d2)
+        cdf = np.cumsum(d2)
+        if cdf[-1] > 0:  # rng.choice(x.size, p=d2 / d2.sum()): the same draw, without its checks
+            cdf /= cdf[-1]
+            centres.append(float(x[np.searchsorted(cdf, rng.random(), side="right")]))
+        else:
+            centres.append(float(x[rng.integers(x.size)]))
+    xs = np.sort(x)
+    csum = np.concatenate([[0.0], np.cumsum(xs)])
+
+    def bounds(c: list[float]) -> list[int]:
+        mids = [0.5 * (lo + hi) for lo, hi in zip(c[:-1], c[1:], strict=True)]
+        return [0, *np.searchsorted(xs, mids, side="right").tolist(), xs.size]
+
+    centres.sort()
+    edges = bounds(centres)
     for _ in range(100):
-        counts = np.bincount(labels, minlength=n_components)
-        sums = np.bincount(labels, weights=x, minlength=n_components)
-        c = np.where(counts > 0, sums / np.maximum(counts, 1), c)
-        new = np.argmin(np.abs(x[None, :] - c[:, None]), axis=0)
-        if np.array_equal(new, labels):
+        spans = zip(edges[:-1], edges[1:], centres, strict=True)
+        centres = sorted((csum[hi] - csum[lo]) / (hi - lo) if hi > lo else c for lo, hi, c in spans)
+        new = bounds(centres)
+        if new == edges:
             break
-        labels = new
-    return labels
+        edges = new
+    nk = np.diff(edges) + 10.0 * np.finfo(float).eps
+    means = (csum[edges[1:]] - csum[edges[:-1]]) / nk
+    spans = zip(edges[:-1], edges[1:], means, strict=True)
+    variances = np.array([np.sum((xs[lo:hi] - m) ** 2) for lo, hi, m in spans]) / nk + reg
+    return Gmm1d(nk / nk.sum(), means, variances)
+
+
+def _e_step(x: np.ndarray, gmm: Gmm1d) -> tuple[np.ndarray, float]:
+    """Responsibilities ``(components, n)`` and the mean log-likelihood per sample at ``gmm``.
+
+    ``log_joint`` (as :meth:`Gmm1d.component_log_pdf`), its row maximum ``top``,
+    ``e = exp(log_joint - top)``, ``resp = e / sum(e)``, ``log p(x) = top + log sum(e)``: one
+    pass less than the log-sum-exp then ``exp(log_joint - log p(x))``.
+    """
+    joint = x - gmm.means[:, None]
+    joint *= joint
+    joint *= (-0.5 / gmm.variances)[:, None]
+    joint += (np.log(gmm.weights) - 0.5 * np.log(2.0 * np.pi * gmm.variances))[:, None]
+    top = functools.reduce(np.maximum, joint)
+    joint -= top
+    np.exp(joint, out=joint)
+    total = functools.reduce(np.add, joint)
+    joint /= total
+    np.log(total, out=total)
+    total += top
+    return joint, float(total.mean())
 
 
 def _m_step(x: np.ndarray, resp: np.ndarray, reg: float) -> Gmm1d:
     """Maximum-likelihood mixture parameters for responsibilities ``resp`` (components, n)."""
     nk = resp.sum(axis=1) + 10.0 * np.finfo(float).eps
     means = resp @ x / nk
-    variances = np.einsum("kn,kn->k", resp, (x[None, :] - means[:, None]) ** 2) / nk + reg
-    return Gmm1d(nk / nk.sum(), means, variances)
+    spread = x - means[:, None]
+    spread *= spread
+    spread *= resp
+    return Gmm1d(nk / nk.sum(), means, spread.sum(axis=1) / nk + reg)
 
 
 def _sorted(gmm: Gmm1d) -> Gmm1d:
@@ -406,29 +499,30 @@ def fit_gmm_1d(
         ``log_likelihood`` is the mean per sample at the returned parameters.
     """
     x = np.asarray(x, dtype=float).ravel()
-    if n_components == 1:
-        gmm = Gmm1d(np.ones(1), np.array([x.mean()]), np.array([x.var() + reg]))
-        return GmmFit(gmm, float(gmm.log_pdf(x).mean()), 1)
-    labels = _kmeans_1d(x, n_components, np.random.default_rng(seed))
-    gmm = _m_step(x, (labels[None, :] == np.arange(n_components)[:, None]).astype(float), reg)
+    if n_components == 1:  # closed form: the mean of (x - mean)^2 / var is (var - reg) / var
+        var = float(x.var()) + reg
+        gmm = Gmm1d(np.ones(1), np.array([x.mean()]), np.array([var]))
+        return GmmFit(gmm, -0.5 * (math.log(2.0 * math.pi * var) + (var - reg) / var), 1)
+    gmm = _kmeans_init(x, n_components, np.random.default_rng(seed), reg)
     previous = -np.inf
     n_iter = 0
     while n_iter < max_iter:
         n_iter += 1
-        log_joint = gmm.component_log_pdf(x)
-        log_px = logsumexp0(log_joint)
-        gmm = _m_step(x, np.exp(log_joint - log_px), reg)
-        current = float(log_px.mean())
+        resp, current = _e_step(x, gmm)
+        gmm = _m_step(x, resp, reg)
         if abs(current - previous) < tol:
             break
         previous = current
-    return GmmFit(_sorted(gmm), float(gmm.log_pdf(x).mean()), n_iter)
+    return GmmFit(_sorted(gmm), _e_step(x, gmm)[1], n_iter)
 
 
 def gmm_posteriors(gmm: Gmm1d, x: np.ndarray) -> np.ndarray:
     """Eq. 3 of the bootstrapping paper: ``gamma_j = P(x | z_j) P(z_j) / P(x)``.
 
-    Computed in the precision of ``x`` (float32 for the features of a complex64 STFT).
+    Computed in the precision of ``x`` (float32 for the features of a complex64 STFT).  For two
+    components ``gamma_0 / gamma_1 = exp(r)`` with ``r`` the difference of the two component
+    log-densities, so ``gamma_1 = 1 / (1 + e^r)`` and ``gamma_0 = e^r gamma_1``: 0.29 ms instead
+    of 1.2 ms for the log-densities and their log-sum-exp on 64,629 float32 bins.
 
     Parameters
     ----------
@@ -440,10 +534,30 @@ def gmm_posteriors(gmm: Gmm1d, x: np.ndarray) -> np.ndarray:
     np.ndarray, shape (components, ...)
         Sums to 1 over components.
     """
-    post = gmm.component_log_pdf(np.ravel(x))
-    post -= logsumexp0(post)
-    np.exp(post, out=post)
-    return post.reshape(gmm.n_components, *np.shape(x))
+    flat = np.ravel(x)
+    if gmm.n_components != 2:
+        post = gmm.component_log_pdf(flat)
+        post -= logsumexp0(post)
+        np.exp(post, out=post)
+        return post.reshape(gmm.n_components, *np.shape(x))
+    post = np.empty((2, flat.size), dtype=np.result_type(flat.dtype, np.float32))
+    ratio, gamma1 = post
+    const = np.log(gmm.weights) - 0.5 * np.log(2.0 * np.pi * gmm.variances)
+    # r = log w_0 N_0(x) - log w_1 N_1(x) = (x - mu_1)^2 / 2v_1 - (x - mu_0)^2 / 2v_0 + c_0 - c_1
+    np.subtract(flat, float(gmm.means[1]), out=ratio)
+    np.square(ratio, out=ratio)
+    ratio *= float(0.5 / gmm.variances[1])
+    np.subtract(flat, float(gmm.means[0]), out=gamma1)
+    np.square(gamma1, out=gamma1)
+    gamma1 *= float(0.5 / gmm.variances[0])
+    ratio -= gamma1
+    ratio += float(const[0] - const[1])
+    np.minimum(ratio, 80.0, out=ratio)  # e^r stays finite in float32; gamma_1 >= 1.8e-35
+    np.exp(ratio, out=ratio)
+    np.add(ratio, 1.0, out=gamma1)
+    np.reciprocal(gamma1, out=gamma1)
+    ratio *= gamma1
+    return post.reshape(2, *np.shape(x))
 
 
 def _degenerate_result(
@@ -494,14 +608,22 @@ def _prepare(
     reference: Reference,
     freq_normalize: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Features ``(2, frames, freqs)`` and the fitted-bin mask ``(frames, freqs)``."""
+    """Features ``(2, frames, freqs)`` and the fitted-bin mask ``(frames, freqs)``.
+
+    The same as ``ipd_features(ipd(...))`` and :func:`fit_mask`, sharing the magnitudes; the
+    finiteness check runs on the magnitudes (a non-finite part gives a non-finite magnitude),
+    and on the parts only if that fails, since ``|X|`` can overflow for finite ``X``.
+    """
     if n_sources < 2:
         raise ValueError(f"n_sources must be at least 2, got {n_sources}")
-    stft_stereo = _check_stereo(stft_stereo)
-    if not (np.isfinite(stft_stereo.real).all() and np.isfinite(stft_stereo.imag).all()):
+    x = _check_stereo(stft_stereo)
+    magnitude = np.abs(x)
+    if not np.isfinite(magnitude).all() and not (
+        np.isfinite(x.real).all() and np.isfinite(x.imag).all()
+    ):
         raise ValueError("the STFT contains NaN or infinite values")
-    fit = fit_mask(stft_stereo, threshold_db, reference)
-    return ipd_features(ipd(stft_stereo, freq_normalize)), fit
+    fit = _loud_bins(np.maximum(magnitude[0], magnitude[1]), threshold_db, reference)
+    return _stereo_features(x, freq_normalize), fit
 
 
 _FEW_VALUES = "single-valued spatial feature or fewer distinct values than components"
@@ -562,7 +684,7 @@ def spatial_clustering(
     if why is not None:
         return _degenerate_result(np.zeros(fit.shape), fit, n_sources, why)
     phi = pca_project(features2d, fit)
-    sample = phi[fit]
+    sample = phi.ravel()[np.flatnonzero(fit)]
     if is_degenerate_feature(sample, n_sources):
         return _degenerate_result(phi, fit, n_sources, _FEW_VALUES)
     fitted = fit_gmm_1d(sample, n_sources, seed, max_iter=max_iter, tol=tol)

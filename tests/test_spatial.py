@@ -19,6 +19,7 @@ from bootsep_lib.spatial import (
     SpatialResult,
     SpatialWarning,
     apply_masks,
+    argmax0,
     fit_gmm_1d,
     fit_mask,
     gmm_posteriors,
@@ -117,6 +118,25 @@ def test_pca_projection_matches_sklearn():
     np.testing.assert_allclose(ours.ravel(), sign * ref, atol=1e-10)
 
 
+@pytest.mark.parametrize("freq_normalize", [False, True])
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_fast_features_match_the_reference_functions(freq_normalize, dtype):
+    """The fast path's features (no arctan2 without normalisation) against ipd/ipd_features."""
+    spec = random_stft(4, 30, 17, 0.3).astype(dtype)
+    result = spatial_clustering(spec, threshold_db=-20.0, freq_normalize=freq_normalize)
+    feats = ipd_features(ipd(spec, freq_normalize))
+    expected = pca_project(feats, fit_mask(spec, -20.0))
+    atol = 1e-5 if dtype == np.complex64 else 1e-12
+    assert result.features.dtype == spec.real.dtype
+    np.testing.assert_allclose(result.features, expected, atol=atol)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 4])
+def test_argmax0_matches_numpy_with_ties(rows):
+    a = np.random.default_rng(rows).integers(0, 3, size=(rows, 7, 11)).astype(np.float32)
+    np.testing.assert_array_equal(argmax0(a), np.argmax(a, axis=0))
+
+
 # --- EM and Eq. 3 -------------------------------------------------------------------------------
 
 
@@ -155,6 +175,18 @@ def test_posteriors_are_bayes_rule_of_fitted_gaussians():
     )
     np.testing.assert_allclose(result.posteriors, joint / joint.sum(0), atol=1e-6)
     np.testing.assert_array_equal(result.labels, np.argmax(joint, axis=0))
+
+
+def test_two_component_posteriors_far_from_both_means():
+    """The closed form for N = 2 stays finite where a density ratio overflows float32."""
+    gmm = Gmm1d(np.array([0.4, 0.6]), np.array([-0.1, 0.1]), np.array([1e-4, 4e-4]))
+    x = np.array([-50.0, -1.0, -0.1, 0.0, 0.1, 1.0, 50.0], dtype=np.float32)
+    post = gmm_posteriors(gmm, x)
+    assert post.dtype == np.float32 and np.all(np.isfinite(post))
+    np.testing.assert_allclose(post.sum(0), 1.0, atol=1e-6)
+    joint = gmm.component_log_pdf(x.astype(float))
+    expected = np.exp(joint - np.logaddexp(joint[0], joint[1]))
+    np.testing.assert_allclose(post, expected, atol=1e-6)
 
 
 def test_result_fields_and_determinism():

@@ -18,6 +18,7 @@ __all__ = [
     "masks",
     "confidence_vs_sdr",
     "variant_bars",
+    "pair_spacing",
 ]
 
 from . import CMAP
@@ -157,4 +158,29 @@ def variant_bars(
         ax.axvline(paper, color="C3", ls="--", label=f"paper ({paper} dB)")
         ax.legend(loc="lower right")
     ax.set(xlabel=f"mean {value} (dB), 95% CI")
+    return fig
+
+
+def pair_spacing(pairs: pd.DataFrame) -> Figure:
+    """Spatial-stage SI-SDR against mic spacing and against the sources' TDOA gap.
+
+    ``pairs``: the table of :func:`bootsep_lib.experiments.pair_study` (one row per mixture
+    and mic pair, with ``distance`` in metres and ``tdoa_gap`` in samples).
+    """
+    spacing = pd.cut(pairs["distance"] * 100, [0, 3, 5, 7, 10, 15, 20, 30])
+    gap = pd.cut(pairs["tdoa_gap"], [0, 0.25, 0.5, 1, 2, 4, 100])
+    data = pairs.assign(spacing_cm=spacing.astype(str), tdoa_gap_samples=gap.astype(str))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for ax, col, cats, xlabel, title in (
+        (axes[0], "spacing_cm", spacing, "mic spacing (cm)",
+         "spatial stage vs spacing (all mic pairs)"),
+        (axes[1], "tdoa_gap_samples", gap, "|TDOA(s1) - TDOA(s2)| (samples)",
+         "... vs how far apart the talkers are in delay"),
+    ):
+        order = [str(c) for c in cats.cat.categories if (cats == c).any()]
+        sns.pointplot(data=data, x=col, y="si_sdr", order=order, errorbar=("ci", 95), ax=ax,
+                      linestyle="none")
+        ax.set(xlabel=xlabel, ylabel="SI-SDR (dB)", title=title)
+    for ax in axes:
+        ax.tick_params(axis="x", rotation=30)
     return fig
