@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from bootsep_lib.experiments import bootstrap as bs
+from bootsep_lib.experiments import markdown_table, write_table
 from bootsep_lib.profiles import get_profile
 
 ALPHAS = (0.0, 0.5, 1.0, 2.0)
@@ -137,7 +138,7 @@ def test_alpha_sweep_table_layout():
     assert table.loc[bs.GT_ALL, "paper_si_sdr"] == 9.2
     assert np.isnan(table.loc[bs.MIXTURE, "si_sir"])
     assert (table["si_sdr_low"] <= table["si_sdr"]).all()
-    md = bs.markdown_table(bs.format_table(table))
+    md = markdown_table(bs.format_table(table))
     assert md.count("\n") == len(table) + 2
     assert "| DC w/ ground truth (all) |" in md
 
@@ -171,7 +172,7 @@ def test_compare_needs_an_expectation_without_paper_numbers():
 
 def test_write_table(tmp_path):
     table, _ = _sweep(1.0)
-    paths = bs.write_table(table, tmp_path, "t")
+    paths = write_table(table, tmp_path, "t", readable=bs.format_table(table))
     assert [p.name for p in paths] == ["t.csv", "t.md"]
     back = pd.read_csv(paths[0], index_col=0)
     assert back.loc[bs.GT_ALL, "si_sdr"] == pytest.approx(table.loc[bs.GT_ALL, "si_sdr"])

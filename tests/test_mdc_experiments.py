@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from bootsep_lib import losses, train
-from bootsep_lib.experiments import mdc
+from bootsep_lib.experiments import markdown_table, mdc, write_table
 from bootsep_lib.experiments.training import ModelJob
 from bootsep_lib.losses import chimera_loss, deep_clustering_loss, mdc_loss, normalize_loss
 from bootsep_lib.models import build_model
@@ -259,7 +259,7 @@ def test_mdc_table_on_synthetic_scores(tmp_path):
     assert list(readable.columns) == ["configuration", "metric", "DC", "M-DC", "M-DC - DC",
                                       "paper DC", "paper M-DC"]
     assert readable.iloc[0]["M-DC - DC"] == "+1.00 [+1.00, +1.00]"
-    paths = mdc.write_table(table, tmp_path, "mdc_table", readable=readable, notes=text)
+    paths = write_table(table, tmp_path, "mdc_table", readable=readable, notes=text, index=False)
     assert [p.name for p in paths] == ["mdc_table.csv", "mdc_table.md"]
     md = paths[1].read_text()
     assert md.startswith("| configuration | metric |") and f"- {text[0]}" in md
@@ -320,7 +320,7 @@ def test_findings_from_checks_and_geometry():
 
 def test_to_markdown():
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
-    assert mdc.to_markdown(frame) == "| a | b |\n|---|---|\n| 1 | x |\n| 2 | y |\n"
+    assert markdown_table(frame, index=False) == "| a | b |\n|---|--:|\n| 1 | x |\n| 2 | y |\n"
 
 
 def test_differences_from_paper_state_the_stft():

@@ -6,6 +6,7 @@
 * :mod:`.bootstrap` -- Table 1 of the bootstrapping paper (notebooks 04-05): models, tables,
   ensembles, findings.
 * :mod:`.mdc` -- the manifold-aware DC study (notebook 06).
+* :mod:`.tables` -- CSV + Markdown table writer shared by every notebook.
 * :mod:`.paper` -- the papers' published numbers, printed beside ours in every table.
 """
 
@@ -24,7 +25,6 @@ from .bootstrap import (
     quality_quantity,
     table1_models,
     train_models,
-    write_table,
 )
 from .evaluation import (
     METRIC_COLUMNS,
@@ -47,6 +47,7 @@ from .spatial_stage import (
     spatial_stage,
     walkthrough,
 )
+from .tables import markdown_table, write_table
 from .training import (
     ModelJob,
     TrainingSet,
@@ -69,6 +70,7 @@ __all__ = [
     "table1_models",
     "Table1Model",
     "train_models",
+    "markdown_table",
     "write_table",
     "evaluate_model",
     "METRIC_COLUMNS",

@@ -27,9 +27,7 @@ Every table is a DataFrame of means with bootstrap 95% CIs and the paper's numbe
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -69,8 +67,6 @@ __all__ = [
     "ensemble_findings",
     "setting_text",
     "format_table",
-    "markdown_table",
-    "write_table",
 ]
 
 #: Row names, as in :data:`~bootsep_lib.experiments.paper.BOOTSTRAP_TABLE1`.
@@ -669,31 +665,4 @@ def format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
             out[label] = [_number(v, d) for v in table[col]]
         out[f"{label} (paper)"] = [_number(v, 3 if d == 3 else 1) for v in table[f"paper_{col}"]]
     out["n"] = table["n"].astype(str)
-    return out
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured markdown table of a DataFrame of strings, index as first column."""
-    def cell(value: object) -> str:
-        return str(value).replace("|", "\\|")
-
-    header = [frame.index.name or "", *frame.columns]
-    lines = ["| " + " | ".join(cell(h) for h in header) + " |",
-             "|" + "|".join(["---"] + ["--:"] * len(frame.columns)) + "|"]
-    for name, row in frame.iterrows():
-        lines.append("| " + " | ".join(cell(v) for v in (name, *row.tolist())) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def write_table(table: pd.DataFrame, folder: str | os.PathLike, name: str) -> list[Path]:
-    """Write ``folder/name.csv`` (the numbers) and ``folder/name.md`` (formatted), atomically."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for ext, text in (("csv", table.to_csv()), ("md", markdown_table(format_table(table)))):
-        path = folder / f"{name}.{ext}"
-        tmp = folder / f".{name}.tmp.{ext}"
-        tmp.write_text(text)
-        os.replace(tmp, path)
-        out.append(path)
     return out

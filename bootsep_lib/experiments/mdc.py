@@ -27,7 +27,7 @@ import dataclasses
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,9 +64,7 @@ __all__ = [
     "bootstrap_comparison",
     "findings",
     "differences_from_paper",
-    "to_markdown",
     "mdc_table_markdown",
-    "write_table",
 ]
 
 #: Table 1 of the M-DC paper (wsj0-2mix / wsj0-3mix, 4x600 BLSTM, D = 40): means over the test
@@ -741,16 +739,6 @@ def differences_from_paper(profile: Profile) -> list[str]:
 # --------------------------------------------------------------------------- writing
 
 
-def to_markdown(frame: pd.DataFrame, index: bool = False) -> str:
-    """A GitHub-flavoured Markdown table of a DataFrame (cells as ``str``)."""
-    frame = frame.reset_index() if index else frame
-    header = [str(c) for c in frame.columns]
-    body = [[str(v) for v in row] for row in frame.itertuples(index=False)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in body]
-    return "\n".join(lines) + "\n"
-
-
 def mdc_table_markdown(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`mdc_table` formatted for reading: ``mean [low, high]`` cells, the paper beside."""
 
@@ -771,32 +759,3 @@ def mdc_table_markdown(table: pd.DataFrame) -> pd.DataFrame:
             "paper M-DC": f"{r.paper_mdc:.3f}",
         })
     return pd.DataFrame(rows)
-
-
-def write_table(
-    table: pd.DataFrame,
-    folder: str | os.PathLike,
-    name: str,
-    *,
-    readable: pd.DataFrame | None = None,
-    notes: Iterable[str] = (),
-) -> list[Path]:
-    """Write ``folder/name.csv`` (all numbers) and ``folder/name.md`` (readable), atomically.
-
-    ``readable`` (default: ``table``) is what the Markdown shows; ``notes`` are appended to it
-    as a bullet list.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    md = to_markdown(table if readable is None else readable)
-    notes = list(notes)
-    if notes:
-        md += "\n" + "".join(f"- {line}\n" for line in notes)
-    out = []
-    for ext, text in (("csv", table.to_csv(index=False)), ("md", md)):
-        path = folder / f"{name}.{ext}"
-        tmp = folder / f".{name}.tmp.{ext}"
-        tmp.write_text(text)
-        os.replace(tmp, path)
-        out.append(path)
-    return out
