@@ -1,8 +1,9 @@
 """Where bootsep keeps data, cached artefacts, executed notebooks and figures.
 
 Defaults are folders at the repository root (git-ignored except ``figures/``); the environment
-variables ``BOOTSEP_DATA``, ``BOOTSEP_CACHE`` and ``BOOTSEP_OUTPUTS`` override them, e.g. to
-put the corpus on a bigger disk or to point the loader at a real spatialized wsj0-2mix tree.
+variables ``BOOTSEP_DATA``, ``BOOTSEP_CACHE`` and ``BOOTSEP_OUTPUTS`` override them.
+``BOOTSEP_DATA`` *replaces* the profile's corpus root (it does not hold one folder per
+profile): point it at a real spatialized wsj0-2mix tree, or at a bigger disk for one profile.
 """
 
 from __future__ import annotations

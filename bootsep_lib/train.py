@@ -200,6 +200,15 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device(device)
 
 
+def rank_device(device: str | torch.device | None, local_rank: int) -> torch.device:
+    """The device of one ``torchrun`` process: an unindexed ``cuda`` becomes ``cuda:LOCAL_RANK``
+    (one GPU per process, as DDP expects); CPU and explicit indices are kept."""
+    dev = resolve_device(device)
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", local_rank)
+    return dev
+
+
 @dataclass
 class _Dist:
     rank: int = 0
@@ -228,11 +237,7 @@ def _setup_distributed(device: str | torch.device | None) -> tuple[_Dist, torch.
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return _Dist(), resolve_device(device)
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device is None and torch.cuda.is_available():
-        dev = torch.device("cuda", local_rank)
-    else:
-        dev = resolve_device(device)
+    dev = rank_device(device, int(os.environ.get("LOCAL_RANK", "0")))
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     owns = not dist.is_initialized()

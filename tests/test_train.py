@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from bootsep_lib.models import ChimeraNet, DeepClusteringNet
 from bootsep_lib.profiles import ModelConfig, TrainConfig
-from bootsep_lib.train import RunConfig, load_model, train_model
+from bootsep_lib.train import RunConfig, load_model, rank_device, train_model
 
 N_FREQS = 17
 REPO = Path(__file__).resolve().parents[1]
@@ -299,3 +299,10 @@ def test_ddp_two_processes_on_cpu(tmp_path: Path) -> None:
     for key in ranks[0]:
         assert torch.equal(ranks[0][key], ranks[1][key]), key
         assert torch.equal(ranks[0][key], saved[key]), key
+
+
+def test_each_torchrun_process_gets_its_own_gpu():
+    """Under torchrun, "cuda" must mean this rank's GPU, not GPU 0 for every rank."""
+    assert rank_device("cuda", 3) == torch.device("cuda", 3)
+    assert rank_device("cuda:1", 3) == torch.device("cuda", 1)
+    assert rank_device("cpu", 3) == torch.device("cpu")
