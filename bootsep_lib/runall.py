@@ -164,8 +164,7 @@ def run_notebooks(
                 f"notebook {nb.name} failed after {seconds:.0f} s (executed copy: {out})\n{msg}"
             ) from exc
         runs.append(NotebookRun(nb.name[:2], nb, out, time.perf_counter() - start, ok=True))
-    if runs:
-        write_manifest(figures, profile, runs)
+        write_manifest(figures, profile, runs[-1:])  # now, so an interrupted run keeps it
     _summary(runs, figures, log)
     return runs
 
