@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 from bootsep_lib import paths
 from bootsep_lib.profiles import get_profile
@@ -22,3 +23,12 @@ def smoke_data():
     root = paths.data_root(profile.data.root)
     make_data.build_all(profile.data, root=root, jobs=os.cpu_count() or 1)
     return root
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Train on one thread: on a shared 2-core machine, two threads mostly wait on each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
