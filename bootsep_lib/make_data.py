@@ -36,7 +36,6 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +49,7 @@ from .corpus import Speaker
 from .datasets import COMPLETE, JSON_COLUMNS, METADATA, SIDECARS, SPLITS, subset_dir
 from .profiles import DataConfig, Geometry, config_hash
 from .spatialize import draw_levels, mix_sources, sample_scene, simulate
+from .threads import worker_pool
 
 __all__ = [
     "split_dir",
@@ -238,7 +238,7 @@ def _run_split(folder: Path, tasks: Sequence[_Task], jobs: int, progress: bool) 
                 bar.update()
         else:
             chunk = max(1, min(16, len(tasks) // (4 * jobs)))
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            with worker_pool(jobs) as pool:
                 for done in pool.map(_render, tasks, chunksize=chunk):
                     made += done
                     bar.update()

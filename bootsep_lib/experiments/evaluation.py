@@ -9,17 +9,16 @@ and metric set.  :func:`summarize` turns per-mixture tables into mean and bootst
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
 from .. import metrics, paths
 from ..profiles import Profile, config_hash
 from ..separate import separate
+from ..threads import worker_pool
 from ..train import load_model
 from .spatial_stage import Subset, default_subset, open_split
 
@@ -30,8 +29,7 @@ METRIC_COLUMNS = ("si_sdr", "si_sir", "si_sar", "si_sdr_mix", "si_sdri")
 
 
 def _eval_worker(args: tuple) -> list[dict]:
-    profile, split, subset, run_dir, head, bss, stoi, indices, threads = args
-    torch.set_num_threads(threads)
+    profile, split, subset, run_dir, head, bss, stoi, indices = args
     model, run = load_model(Path(run_dir) / "best.pt", device="cpu")
     ds = open_split(profile, split, subset=subset)
     rows = []
@@ -99,9 +97,8 @@ def evaluate_model(
         return pd.read_csv(path)
     n = len(open_split(profile, split, subset=subset, return_sources=False))
     jobs = max(1, min(jobs, n))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    tasks = [(profile, split, subset, str(run_dir), head, bss, stoi, list(range(n))[k::jobs],
-              threads) for k in range(jobs)]
+    tasks = [(profile, split, subset, str(run_dir), head, bss, stoi, list(range(n))[k::jobs])
+             for k in range(jobs)]
     rows: list[dict] = []
     desc = f"evaluate {run_dir.name} ({head})"
     with tqdm(total=n, desc=desc, disable=not progress) as bar:
@@ -109,7 +106,7 @@ def evaluate_model(
             rows = _eval_worker(tasks[0])
             bar.update(n)
         else:
-            with ProcessPoolExecutor(jobs) as pool:
+            with worker_pool(jobs) as pool:
                 for t, part in zip(tasks, pool.map(_eval_worker, tasks), strict=True):
                     rows.extend(part)
                     bar.update(len(t[7]))

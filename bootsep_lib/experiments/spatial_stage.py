@@ -17,7 +17,6 @@ import json
 import os
 import warnings
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from tqdm.auto import tqdm
 from .. import audio, confidence, metrics, paths, spatial, targets
 from ..datasets import MixtureDataset, split_status
 from ..profiles import Profile, SpatialConfig, config_hash
+from ..threads import worker_pool
 
 __all__ = [
     "Subset",
@@ -292,7 +292,7 @@ def spatial_stage(
             results.extend(_stage_worker(t))
             bar.update(len(t[-1]))
     else:
-        with ProcessPoolExecutor(jobs) as pool:
+        with worker_pool(jobs) as pool:
             for part in pool.map(_stage_worker, tasks):
                 results.extend(part)
                 bar.update(len(part))
@@ -381,7 +381,7 @@ def pair_study(
                 rows.extend(_pair_worker(t))
                 bar.update(len(t[3]))
         else:
-            with ProcessPoolExecutor(jobs) as pool:
+            with worker_pool(jobs) as pool:
                 for t, part in zip(tasks, pool.map(_pair_worker, tasks), strict=True):
                     rows.extend(part)
                     bar.update(len(t[3]))

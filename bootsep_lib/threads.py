@@ -1,0 +1,36 @@
+"""Process pools whose workers share the CPU instead of fighting over it.
+
+Each worker of a pool of ``jobs`` processes gets ``cpu_count // jobs`` threads in every native
+thread pool it may use: PyTorch's, the BLAS behind NumPy / SciPy (``np.linalg.solve`` in
+``fast_bss_eval``) and OpenMP (scikit-learn's K-means).  Left alone, each pool sizes itself to
+the whole machine, so two workers on two cores run four BLAS threads that spin-wait on each
+other: BSS-eval of a 3-speaker 16 kHz mixture then takes 1.5 s per worker instead of 0.5 s
+(measured; ``benchmarks/bench_parallel.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import torch
+from threadpoolctl import threadpool_limits
+
+__all__ = ["limit_threads", "threads_per_worker", "worker_pool"]
+
+
+def threads_per_worker(jobs: int) -> int:
+    """Threads each of ``jobs`` workers gets: ``cpu_count // jobs``, at least 1."""
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
+def limit_threads(threads: int) -> None:
+    """Cap this process's PyTorch, BLAS and OpenMP thread pools at ``threads`` threads."""
+    torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)
+
+
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` processes, each limited by :func:`limit_threads` to its CPU share."""
+    return ProcessPoolExecutor(jobs, initializer=limit_threads,
+                               initargs=(threads_per_worker(jobs),))
