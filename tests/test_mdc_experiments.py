@@ -365,3 +365,8 @@ def test_study_models_share_and_configure(smoke_data):
         assert dataclasses.replace(a, loss="mdc") == b
     with pytest.raises(ValueError, match="lacks the anechoic subsets"):
         mdc.study_models(get_profile("smoke", data={"subsets": [[2, "anechoic", 8000]]}))
+    n_train, n_valid, _ = profile.data.secondary_sizes
+    assert profile.data.n_train > n_train  # the main subset is bigger and gets cut
+    for m in models:
+        assert (len(m.job.train_set), len(m.job.valid_set)) == (n_train, n_valid), m.name
+

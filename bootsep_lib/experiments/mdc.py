@@ -147,9 +147,18 @@ class StudyModel:
 def _mdc_job(
     profile: Profile, subset: Subset, loss: str, alpha: float = 1.0, with_sources: bool = False
 ) -> ModelJob:
-    """A ground-truth-label job with the M-DC paper's model and schedule of the profile."""
-    train_set = TrainingSet(profile, "tr", subset=subset, with_sources=with_sources)
-    valid_set = TrainingSet(profile, "cv", subset=subset, with_sources=with_sources)
+    """A ground-truth-label job with the M-DC paper's model and schedule of the profile.
+
+    Every model of the study trains on the same amount of data: when the profile has
+    ``secondary_sizes`` (the sizes of its 3-speaker and 16-kHz subsets), the main subset's
+    training and validation splits are cut to them too.
+    """
+    sizes = profile.data.secondary_sizes
+    n_train, n_valid = (sizes[0], sizes[1]) if sizes else (None, None)
+    train_set = TrainingSet(profile, "tr", subset=subset, with_sources=with_sources,
+                            limit=n_train)
+    valid_set = TrainingSet(profile, "cv", subset=subset, with_sources=with_sources,
+                            limit=n_valid)
     run = dataclasses.replace(
         run_config(profile, train_set, loss=loss, chimera_alpha=alpha),
         model=profile.mdc_model, train=profile.mdc_train,
@@ -720,10 +729,10 @@ def differences_from_paper(profile: Profile) -> list[str]:
     return [
         f"Speech: synthetic {data.engine} voices ({data.speakers_train} training speakers), "
         "not WSJ0 read speech.",
-        f"Data: {data.n_train} / {data.n_valid} / {data.n_test} mixtures (train / valid / "
-        f"test) for 2 speakers at 8 kHz and {secondary[0]} / {secondary[1]} / {secondary[2]} "
-        "for the other three configurations; the paper: wsj0-2mix / wsj0-3mix, 30 h / 10 h / "
-        "5 h.",
+        f"Data: {secondary[0]} / {secondary[1]} training / validation mixtures for every "
+        f"model of the study; tested on {data.n_test} mixtures for 2 speakers at 8 kHz and "
+        f"{secondary[2]} for the other three configurations; the paper: wsj0-2mix / "
+        "wsj0-3mix, 30 h / 10 h / 5 h.",
         f"Network: {model.layers} x {model.units} BLSTM, D = {model.embedding_dim}; the paper: "
         "4 x 600, D = 40.",
         f"Training: {train.optimizer} at lr {train.lr:g}, batch {train.batch_size} x "
