@@ -206,7 +206,7 @@ def _profiles() -> dict[str, Profile]:
         ),
         spatial=SPATIAL_AS_AUTHORS,
         model=ModelConfig(layers=2, units=128, embedding_dim=20),
-        train=TrainConfig(batch_size=16, crop_frames=200, epochs=8),
+        train=TrainConfig(batch_size=16, crop_frames=200, epochs=12),
         mdc_model=ModelConfig(layers=2, units=128, embedding_dim=20),
         mdc_train=TrainConfig(batch_size=16, crop_frames=200, epochs=4),
     )
