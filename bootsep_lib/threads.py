@@ -5,7 +5,7 @@ thread pool it may use: PyTorch's, the BLAS behind NumPy / SciPy (``np.linalg.so
 ``fast_bss_eval``) and OpenMP (scikit-learn's K-means).  Left alone, each pool sizes itself to
 the whole machine, so two workers on two cores run four BLAS threads that spin-wait on each
 other: BSS-eval of a 3-speaker 16 kHz mixture then takes 1.5 s per worker instead of 0.5 s
-(measured; ``benchmarks/bench_parallel.py``).
+(measured; ``benchmarks/bench_pipeline.py``).
 """
 
 from __future__ import annotations

@@ -44,3 +44,22 @@ def test_memory_budget_and_pickling(smoke_data):
     clone = pickle.loads(pickle.dumps(ds))
     assert clone._kept == {} and clone._kept_bytes == 0 and len(clone) == len(ds)
     assert _same(clone[3], ds[3])
+
+
+def test_train_many_longest_first_results_in_order(smoke_data, tmp_path):
+    import dataclasses
+
+    from bootsep_lib.experiments.training import ModelJob, _training_cost, run_config, train_many
+
+    profile = get_profile("smoke")
+    train_set, valid_set = TrainingSet(profile, "tr"), TrainingSet(profile, "cv")
+    short = TrainingSet(profile, "tr", limit=4)
+    base = run_config(profile, train_set)
+    jobs = [ModelJob(dataclasses.replace(run_config(profile, short),
+                                         train=dataclasses.replace(base.train, epochs=1)),
+                     short, valid_set),
+            ModelJob(base, train_set, valid_set)]
+    assert _training_cost(jobs[1]) > _training_cost(jobs[0])
+    results = train_many(jobs, jobs=2, cache_dir=tmp_path, progress=False)
+    assert [r.run_dir.name for r in results] == [j.run.run_id for j in jobs]
+    assert [len(r.history) for r in results] == [1, base.train.epochs]

@@ -1,0 +1,99 @@
+"""Two pipeline costs outside the network: evaluation workers and training items.
+
+Run: ``python benchmarks/bench_pipeline.py [--mixtures 12] [--profile smoke] [--items 100]``.
+
+* **Evaluation workers.**  BSS-eval (512-tap filters, ``fast_bss_eval``) and STOI of 3-source
+  16-kHz 4-s mixtures in a pool of two processes, as ``evaluate_model(jobs=2)`` runs them:
+  workers whose BLAS / OpenMP / torch thread pools are left at the machine size (the baseline:
+  a plain ``ProcessPoolExecutor``) against :func:`bootsep_lib.threads.worker_pool` (each pool
+  capped at the worker's CPU share).
+* **Training items.**  One pass over a :class:`~bootsep_lib.experiments.training.TrainingSet`
+  of the profile computing every item (read WAVs, STFT, labels, weights: what every epoch cost
+  before items were kept) against a pass over the items kept in memory, for ground-truth
+  targets with sources (Chimera) and for spatial pseudo labels.  The profile's data must exist
+  (``bootsep make-data --profile smoke``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from bootsep_lib import metrics
+from bootsep_lib.threads import worker_pool
+
+RATE, SECONDS, SOURCES = 16000, 4.0, 3
+
+
+def _mixture(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    refs = rng.standard_normal((SOURCES, int(RATE * SECONDS)))
+    est = 0.8 * refs + 0.2 * refs[::-1] + 0.05 * rng.standard_normal(refs.shape)
+    return est, refs, refs.sum(axis=0)
+
+
+def _evaluate(seed: int) -> float:
+    est, refs, mix = _mixture(seed)
+    return float(metrics.evaluate_mixture(est, refs, mix, RATE, bss=True, stoi=True)["sdr"].mean())
+
+
+def bench_workers(n_mixtures: int, jobs: int = 2) -> dict[str, float]:
+    """Seconds per mixture (wall, ``jobs`` workers) for both kinds of pool."""
+    out = {}
+    for name, make in (("unlimited", lambda: ProcessPoolExecutor(jobs)),
+                       ("worker_pool", lambda: worker_pool(jobs))):
+        with make() as pool:
+            list(pool.map(_evaluate, range(jobs)))  # imports and first calls, untimed
+            start = time.perf_counter()
+            list(pool.map(_evaluate, range(n_mixtures)))
+            out[name] = (time.perf_counter() - start) / n_mixtures
+    return out
+
+
+def bench_items(profile_name: str, n_items: int) -> list[dict[str, float]]:
+    """Milliseconds per item, computed vs kept, for two kinds of training set."""
+    from bootsep_lib.experiments.training import TrainingSet
+    from bootsep_lib.profiles import get_profile
+
+    profile = get_profile(profile_name)
+    rows = []
+    for label, kind in (("ground truth + sources", {"with_sources": True}),
+                        ("spatial, alpha = 1", {"targets": "spatial", "alpha": 1.0})):
+        ds = TrainingSet(profile, "tr", **kind)
+        n = min(n_items, len(ds))
+        timings = []
+        for _ in range(2):  # first pass computes (and keeps), second reads kept items
+            start = time.perf_counter()
+            for i in range(n):
+                ds[i]
+            timings.append(1e3 * (time.perf_counter() - start) / n)
+        rows.append({"set": label, "items": n, "computed_ms": timings[0], "kept_ms": timings[1],
+                     "kept_mib": ds._kept_bytes / 2**20})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mixtures", type=int, default=12)
+    parser.add_argument("--profile", default="smoke")
+    parser.add_argument("--items", type=int, default=100)
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs; BSS-eval + STOI, {SOURCES} sources, {RATE // 1000} kHz, "
+          f"{SECONDS:g} s, 2 workers, {args.mixtures} mixtures")
+    w = bench_workers(args.mixtures)
+    print(f"  unlimited worker threads : {w['unlimited']:.3f} s/mixture")
+    print(f"  worker_pool (capped)     : {w['worker_pool']:.3f} s/mixture  "
+          f"-> {w['unlimited'] / w['worker_pool']:.2f}x")
+    print(f"training items, profile {args.profile!r}, 1 process")
+    for r in bench_items(args.profile, args.items):
+        print(f"  {r['set']:<24} {r['items']:>5} items: computed {r['computed_ms']:.2f} ms, "
+              f"kept {r['kept_ms']:.3f} ms ({r['kept_mib']:.0f} MiB) "
+              f"-> {r['computed_ms'] / r['kept_ms']:.0f}x")
+
+
+if __name__ == "__main__":
+    main()
