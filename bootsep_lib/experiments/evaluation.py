@@ -29,7 +29,7 @@ METRIC_COLUMNS = ("si_sdr", "si_sir", "si_sar", "si_sdr_mix", "si_sdri")
 
 
 def _eval_worker(args: tuple) -> list[dict]:
-    profile, split, subset, run_dir, head, bss, stoi, indices = args
+    profile, split, subset, run_dir, head, bss, stoi, baselines, indices = args
     model, run = load_model(Path(run_dir) / "best.pt", device="cpu")
     ds = open_split(profile, split, subset=subset)
     rows = []
@@ -40,7 +40,8 @@ def _eval_worker(args: tuple) -> list[dict]:
         est = separate(model, mix, subset.sample_rate, n_sources=subset.n_speakers, head=head,
                        window_ms=profile.spatial.window_ms, hop_ms=profile.spatial.hop_ms,
                        seed=profile.train.seed)
-        scores = metrics.evaluate_mixture(est, refs, mix, subset.sample_rate, stoi=stoi, bss=bss)
+        scores = metrics.evaluate_mixture(est, refs, mix, subset.sample_rate, stoi=stoi, bss=bss,
+                                          mixture_baselines=baselines)
         row = {"id": item["id"]}
         for key, value in scores.items():
             if key.endswith("perm"):
@@ -59,6 +60,7 @@ def evaluate_model(
     head: str = "dc",
     bss: bool = False,
     stoi: bool = False,
+    mixture_baselines: bool = True,
     jobs: int = 1,
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -76,6 +78,9 @@ def evaluate_model(
         K-means on embeddings, or Chimera's mask-inference head.
     bss, stoi : bool
         Also BSS-eval SDR/SIR/SAR (fast_bss_eval) and STOI (pystoi).
+    mixture_baselines : bool
+        Also score the unprocessed mixture with those (``sdr_mix``, ``stoi_mix``, ...); the SI
+        baselines (``si_sdr_mix``) are always there.
     jobs : int
         Worker processes.
 
@@ -90,6 +95,7 @@ def evaluate_model(
     key = config_hash({
         "run": run_dir.name, "data": profile.data, "spatial": profile.spatial, "split": split,
         "subset": subset, "head": head, "bss": bss, "stoi": stoi,
+        "mixture_baselines": mixture_baselines,
         "checkpoint_mtime": (run_dir / "best.pt").stat().st_mtime_ns,
     })
     path = paths.cache_dir() / "evaluations" / f"{key}.csv"
@@ -97,7 +103,8 @@ def evaluate_model(
         return pd.read_csv(path)
     n = len(open_split(profile, split, subset=subset, return_sources=False))
     jobs = max(1, min(jobs, n))
-    tasks = [(profile, split, subset, str(run_dir), head, bss, stoi, list(range(n))[k::jobs])
+    tasks = [(profile, split, subset, str(run_dir), head, bss, stoi, mixture_baselines,
+              list(range(n))[k::jobs])
              for k in range(jobs)]
     rows: list[dict] = []
     desc = f"evaluate {run_dir.name} ({head})"
@@ -109,7 +116,7 @@ def evaluate_model(
             with worker_pool(jobs) as pool:
                 for t, part in zip(tasks, pool.map(_eval_worker, tasks), strict=True):
                     rows.extend(part)
-                    bar.update(len(t[7]))
+                    bar.update(len(t[8]))
     table = pd.DataFrame(rows).sort_values("id", ignore_index=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
