@@ -67,8 +67,9 @@ def _git_commit() -> str:
             ["git", "rev-parse", "--short", "HEAD"], cwd=paths.repo_root(),
             capture_output=True, text=True, check=True,
         )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=paths.repo_root(),
+        dirty = subprocess.run(  # figures/ is what the run itself rewrites: not "dirty"
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+             ":(exclude)figures"], cwd=paths.repo_root(),
             capture_output=True, text=True, check=True,
         ).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
@@ -93,6 +94,26 @@ def write_manifest(figures: Path, profile: Profile, runs: list[NotebookRun]) -> 
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def record_data_build(figures: Path, profile: Profile, seconds: float) -> Path:
+    """Record the wall time of building ``profile``'s corpus in ``figures/manifest.json``."""
+    path = figures / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {"notebooks": {}}
+    manifest.setdefault("data_build_seconds", {})[profile.name] = round(seconds)
+    figures.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _corpus_complete(profile: Profile) -> bool:
+    from .datasets import SPLITS, split_status, subset_dir
+
+    root = paths.data_root(profile.data.root)
+    return all(split_status(subset_dir(root, n, cond, rate) / split) in ("complete", "foreign")
+               for n, cond, rate in profile.data.subsets for split in SPLITS)
 
 
 def run_notebooks(
@@ -189,8 +210,12 @@ def main_run_all(profile: Profile, jobs: int, only: str | None) -> int:
     start = time.perf_counter()
     root = paths.data_root(profile.data.root)
     print(f"[run_all] data: {root} (profile {profile.name}, {jobs} jobs)", file=sys.stderr)
+    built_before = _corpus_complete(profile)
     make_data.build_all(profile.data, root=root, jobs=jobs)
-    print(f"[run_all] data ready in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    seconds = time.perf_counter() - start
+    print(f"[run_all] data ready in {seconds:.0f} s", file=sys.stderr)
+    if not built_before:  # a build (not a check of a finished corpus): worth recording
+        record_data_build(paths.figures_dir(), profile, seconds)
     def log(line: str) -> None:
         print(f"[run_all] {line}", file=sys.stderr)
 
