@@ -77,35 +77,39 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def write_manifest(figures: Path, profile: Profile, runs: list[NotebookRun]) -> Path:
-    """Merge this run's entries into ``figures/manifest.json`` (one entry per notebook)."""
+def _update_manifest(figures: Path, change) -> Path:
+    """Read ``figures/manifest.json`` (or start one), apply ``change(manifest)``, write it."""
     path = figures / "manifest.json"
     manifest = json.loads(path.read_text()) if path.exists() else {"notebooks": {}}
-    for run in runs:
-        manifest["notebooks"][run.source.stem] = {
-            "profile": profile.name,
-            "git_commit": _git_commit(),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "wall_seconds": round(run.seconds, 1),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
-            "python": platform.python_version(),
-        }
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-def record_data_build(figures: Path, profile: Profile, seconds: float) -> Path:
-    """Record the wall time of building ``profile``'s corpus in ``figures/manifest.json``."""
-    path = figures / "manifest.json"
-    manifest = json.loads(path.read_text()) if path.exists() else {"notebooks": {}}
-    manifest.setdefault("data_build_seconds", {})[profile.name] = round(seconds)
+    change(manifest)
     figures.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def write_manifest(figures: Path, profile: Profile, runs: list[NotebookRun]) -> Path:
+    """Merge this run's entries into ``figures/manifest.json`` (one entry per notebook)."""
+    return _update_manifest(figures, lambda manifest: manifest["notebooks"].update({
+        run.source.stem: _notebook_entry(profile, run) for run in runs}))
+
+
+def _notebook_entry(profile: Profile, run: NotebookRun) -> dict:
+    return {
+        "profile": profile.name,
+        "git_commit": _git_commit(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": round(run.seconds, 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        "python": platform.python_version(),
+    }
+
+
+def record_data_build(figures: Path, profile: Profile, seconds: float) -> Path:
+    """Record the wall time of building ``profile``'s corpus in ``figures/manifest.json``."""
+    return _update_manifest(figures, lambda manifest: manifest.setdefault(
+        "data_build_seconds", {}).update({profile.name: round(seconds)}))
 
 
 def _corpus_complete(profile: Profile) -> bool:
@@ -210,11 +214,11 @@ def main_run_all(profile: Profile, jobs: int, only: str | None) -> int:
     start = time.perf_counter()
     root = paths.data_root(profile.data.root)
     print(f"[run_all] data: {root} (profile {profile.name}, {jobs} jobs)", file=sys.stderr)
-    built_before = _corpus_complete(profile)
+    complete_before = _corpus_complete(profile)
     make_data.build_all(profile.data, root=root, jobs=jobs)
     seconds = time.perf_counter() - start
     print(f"[run_all] data ready in {seconds:.0f} s", file=sys.stderr)
-    if not built_before:  # a build (not a check of a finished corpus): worth recording
+    if not complete_before:  # a build (not a check of a finished corpus): worth recording
         record_data_build(paths.figures_dir(), profile, seconds)
     def log(line: str) -> None:
         print(f"[run_all] {line}", file=sys.stderr)

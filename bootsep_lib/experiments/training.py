@@ -56,10 +56,11 @@ class TrainingSet(Dataset):
         Processes for the spatial stage if it has not run yet.
     memory_mb : float
         Items are computed once and kept in memory up to this many MiB (0: never kept); later
-        epochs then skip reading and transforming the audio, which is 20% (spatial targets) to
-        40% (ground truth) of an epoch of the laptop profile's 2x128 BLSTM on one thread
-        (measured; ``benchmarks/bench_pipeline.py``).  Kept items are bitwise the computed ones;
-        their float tensors are shared, so treat items as read-only (batching copies them).
+        epochs then skip reading and transforming the audio: 4.4 ms (spatial targets) to
+        21.6 ms (ground truth with sources) per item, i.e. 4-22 s of a ~50-s epoch of the
+        laptop profile's 1,000 mixtures on one thread (measured;
+        ``benchmarks/bench_pipeline.py``).  Kept items are bitwise the computed ones; their
+        float tensors are shared, so treat items as read-only (batching copies them).
 
     Items
     -----
@@ -236,14 +237,12 @@ def train_many(
         return [train_model(j.run, j.train_set, j.valid_set, cache_dir=cache, progress=progress)
                 for j in jobs_list]
     # Longest first (a worker takes the next job when it is free): a long job started last
-    # would run alone at the end with the other cores idle (measured: ~8 min of notebook 06).
+    # would run alone at the end with the other cores idle (measured: ~7 min of notebook 06).
     order = sorted(range(len(jobs_list)), key=lambda i: -_training_cost(jobs_list[i]))
     with worker_pool(min(jobs, len(jobs_list))) as pool:
-        done = list(pool.map(_train_job, [(jobs_list[i], cache, progress) for i in order]))
-    results: list[TrainResult] = [None] * len(jobs_list)  # type: ignore[list-item]
-    for i, result in zip(order, done, strict=True):
-        results[i] = result
-    return results
+        done = dict(zip(order, pool.map(_train_job, [(jobs_list[i], cache, progress)
+                                                      for i in order]), strict=True))
+    return [done[i] for i in range(len(jobs_list))]
 
 
 def _training_cost(job: ModelJob) -> float:
