@@ -15,7 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from bootsep_lib import corpus
-from bootsep_lib.profiles import Geometry
+from bootsep_lib.config import Geometry
 from bootsep_lib.spatialize import draw_levels, mix_sources, sample_scene, simulate
 
 

@@ -5,7 +5,7 @@ Run: ``python benchmarks/bench_pipeline.py [--mixtures 12] [--profile smoke] [--
 * **Evaluation workers.**  BSS-eval (512-tap filters, ``fast_bss_eval``) and STOI of 3-source
   16-kHz 4-s mixtures in a pool of two processes, as ``evaluate_model(jobs=2)`` runs them:
   workers whose BLAS / OpenMP / torch thread pools are left at the machine size (the baseline:
-  a plain ``ProcessPoolExecutor``) against :func:`bootsep_lib.threads.worker_pool` (each pool
+  a plain ``ProcessPoolExecutor``) against :func:`bootsep_lib.util.threads.worker_pool` (each pool
   capped at the worker's CPU share).
 * **Training items.**  One pass over a :class:`~bootsep_lib.experiments.training.TrainingSet`
   of the profile computing every item (read WAVs, STFT, labels, weights: what every epoch cost
@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from bootsep_lib import metrics
-from bootsep_lib.threads import worker_pool
+from bootsep_lib.util.threads import worker_pool
 
 RATE, SECONDS, SOURCES = 16000, 4.0, 3
 
@@ -56,8 +56,8 @@ def bench_workers(n_mixtures: int, jobs: int = 2) -> dict[str, float]:
 
 def bench_items(profile_name: str, n_items: int) -> list[dict[str, float]]:
     """Milliseconds per item, computed vs kept, for two kinds of training set."""
+    from bootsep_lib.config import get_profile
     from bootsep_lib.experiments.training import TrainingSet
-    from bootsep_lib.profiles import get_profile
 
     profile = get_profile(profile_name)
     rows = []

@@ -37,12 +37,12 @@ from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.mixture import GaussianMixture  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from bootsep_lib.audio import stft  # noqa: E402
 from bootsep_lib.confidence import (  # noqa: E402
     cluster_size_confidence,
     confidence_terms,
     posterior_confidence,
 )
+from bootsep_lib.dsp import stft  # noqa: E402
 from bootsep_lib.spatial import REG_COVAR, fit_mask, spatial_clustering  # noqa: E402
 
 SR = 8000

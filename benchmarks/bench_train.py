@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from bootsep_lib.profiles import ModelConfig, TrainConfig
+from bootsep_lib.config import ModelConfig, TrainConfig
 from bootsep_lib.separate import separate
 from bootsep_lib.train import RunConfig, load_model, train_model
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import paths
-from .profiles import PROFILES, Profile, get_profile
+from .config import PROFILES, Profile, get_profile
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -316,7 +316,7 @@ def _separate(args: argparse.Namespace) -> int:
 
 def _check_run_fits(run: RunConfig, profile: Profile, subset: Subset, head: str) -> None:
     """Raise :class:`UsageError` when a model cannot separate the profile's subset."""
-    from .audio import stft_params
+    from .dsp import stft_params
 
     n_fft, _ = stft_params(subset.sample_rate, profile.spatial.window_ms, profile.spatial.hop_ms)
     if run.n_freqs != n_fft // 2 + 1 or run.n_sources != subset.n_speakers:

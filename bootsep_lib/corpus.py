@@ -45,7 +45,7 @@ from typing import IO, Protocol
 import numpy as np
 import soundfile as sf
 
-from bootsep_lib.audio import resample
+from bootsep_lib.dsp import resample
 
 __all__ = [
     "CorpusError",

@@ -44,12 +44,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import corpus, paths
-from .audio import AudioError, read_audio, write_audio
+from .config import DataConfig, Geometry, config_hash
 from .corpus import Speaker
 from .datasets import COMPLETE, JSON_COLUMNS, METADATA, SIDECARS, SPLITS, subset_dir
-from .profiles import DataConfig, Geometry, config_hash
+from .dsp import AudioError, read_audio, write_audio
 from .spatialize import draw_levels, mix_sources, sample_scene, simulate
-from .threads import worker_pool
+from .util.threads import worker_pool
 
 __all__ = [
     "split_dir",

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from bootsep_lib.profiles import ModelConfig
+from bootsep_lib.config import ModelConfig
 
 __all__ = [
     "MASK_ACTIVATIONS",
@@ -183,7 +183,7 @@ class DeepClusteringNet(nn.Module):
         Parameters
         ----------
         features : Tensor, shape (batch, frames, freqs)
-            Log-magnitude of the mixture (e.g. :func:`bootsep_lib.audio.magnitude_db`).
+            Log-magnitude of the mixture (e.g. :func:`bootsep_lib.dsp.magnitude_db`).
         lengths : Tensor or sequence of int, shape (batch,), optional
             Valid frames per item (the batch is packed); ``None``: all frames valid.
 

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import paths
-from .profiles import Profile
+from .config import Profile
 
 __all__ = ["EXPECTED_NOTEBOOKS", "NotebookRun", "find_notebooks", "run_notebooks", "write_manifest"]
 

@@ -6,7 +6,7 @@ loud bins with K-means into ``n_sources`` clusters, assign every bin to its near
 and apply the resulting binary masks to the mixture STFT.  A Chimera network's mask-inference
 head gives soft masks directly (``head="mi"``).
 
-The network input is :func:`bootsep_lib.audio.magnitude_db` of the mixture STFT (32 ms / 8 ms
+The network input is :func:`bootsep_lib.dsp.magnitude_db` of the mixture STFT (32 ms / 8 ms
 by default) -- the ``features`` the training datasets provide; the network standardizes them
 with the training-set statistics it carries.
 
@@ -26,7 +26,7 @@ import torch
 from sklearn.cluster import KMeans
 from torch import nn
 
-from bootsep_lib.audio import istft, magnitude_db, read_audio, stft, stft_params, write_audio
+from bootsep_lib.dsp import istft, magnitude_db, read_audio, stft, stft_params, write_audio
 from bootsep_lib.train import RunConfig, load_model
 
 __all__ = ["HEADS", "embed", "kmeans_masks", "separate", "separate_file"]
@@ -260,7 +260,7 @@ def separate_file(
 
     Raises
     ------
-    bootsep_lib.audio.AudioError
+    bootsep_lib.dsp.AudioError
         Unreadable, empty, silent or non-finite audio (a ``ValueError``).
     ValueError
         Unreadable or mismatched checkpoint, or a sample rate the network was not trained for.

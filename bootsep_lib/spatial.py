@@ -19,7 +19,7 @@ Choices where the paper's text is silent (the authors' 2018 code is the referenc
 
 * ``tau`` is in dB relative to the loudest T-F bin of the mixture (``reference="max"``, 0 dB =
   the loudest bin over both channels); a bin is fitted when its louder channel exceeds ``tau``.
-  ``reference="absolute"`` compares the raw ``20 log10 |X|`` of :func:`bootsep_lib.audio.stft`
+  ``reference="absolute"`` compares the raw ``20 log10 |X|`` of :func:`bootsep_lib.dsp.stft`
   of a waveform in ``[-1, 1]`` instead.
 * PCA is fit on the fitted bins only (the authors' code fit it on all bins), then applied to
   every bin.
@@ -37,8 +37,8 @@ from typing import Literal
 
 import numpy as np
 
-from bootsep_lib.audio import istft, stft
-from bootsep_lib.profiles import SpatialConfig
+from bootsep_lib.config import SpatialConfig
+from bootsep_lib.dsp import istft, stft
 
 __all__ = [
     "SpatialWarning",
@@ -656,7 +656,7 @@ def spatial_clustering(
     Parameters
     ----------
     stft_stereo : np.ndarray, complex, shape (2, frames, freqs)
-        The two channels' STFTs (:func:`bootsep_lib.audio.stft`).
+        The two channels' STFTs (:func:`bootsep_lib.dsp.stft`).
     n_sources : int
         ``N``, the number of GMM components (>= 2).
     threshold_db : float

@@ -3,7 +3,7 @@
 One mixture is made in three steps:
 
 1. :func:`sample_scene` draws a shoebox room, an 8-mic array and the speaker positions from a
-   :class:`~bootsep_lib.profiles.Geometry` (every number is read from it).
+   :class:`~bootsep_lib.config.Geometry` (every number is read from it).
 2. :func:`simulate` convolves each dry source with its room impulse responses (direct path only
    for ``anechoic``; image-source reverberation with a *calibrated* T60 for ``reverb``) and
    returns the source images ``(n_speakers, channels, samples)``.
@@ -42,7 +42,7 @@ import pandas as pd
 import pyroomacoustics as pra
 from scipy.signal import fftconvolve
 
-from .profiles import Geometry
+from .config import Geometry
 
 __all__ = [
     "SPEED_OF_SOUND",
@@ -222,7 +222,7 @@ def sample_scene(
     Parameters
     ----------
     geometry : Geometry
-        Ranges and distances (see :class:`~bootsep_lib.profiles.Geometry`).
+        Ranges and distances (see :class:`~bootsep_lib.config.Geometry`).
     n_speakers : int
     rng : np.random.Generator
     reverberant : bool

@@ -3,7 +3,7 @@
 Section 3.2 of the bootstrapping paper: Adam at ``1e-3``, learning rate halved when the
 validation loss has not gone down for 5 consecutive epochs, random crops of at most 400
 frames, batch 40, 100 epochs (the M-DC paper uses RMSprop at ``1e-4``; both are a
-:class:`~bootsep_lib.profiles.TrainConfig` away).
+:class:`~bootsep_lib.config.TrainConfig` away).
 
 What the trainer guarantees
 ---------------------------
@@ -53,6 +53,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
+from bootsep_lib.config import ModelConfig, TrainConfig, config_hash
 from bootsep_lib.losses import (
     NORMALIZATIONS,
     chimera_loss,
@@ -61,7 +62,6 @@ from bootsep_lib.losses import (
     normalize_loss,
 )
 from bootsep_lib.models import build_model, feature_statistics
-from bootsep_lib.profiles import ModelConfig, TrainConfig, config_hash
 from bootsep_lib.targets import one_hot_targets, simplex_targets
 
 __all__ = [

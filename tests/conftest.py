@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bootsep_lib import paths
-from bootsep_lib.profiles import get_profile
+from bootsep_lib.config import get_profile
 
 
 @pytest.fixture(scope="session")

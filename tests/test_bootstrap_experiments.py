@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bootsep_lib.config import get_profile
 from bootsep_lib.experiments import bootstrap as bs
 from bootsep_lib.experiments import markdown_table, write_table
-from bootsep_lib.profiles import get_profile
 
 ALPHAS = (0.0, 0.5, 1.0, 2.0)
 

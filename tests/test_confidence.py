@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from bootsep_lib.audio import stft
 from bootsep_lib.confidence import (
     ConfidenceTerms,
     cluster_size_confidence,
@@ -20,6 +19,7 @@ from bootsep_lib.confidence import (
     jsd_from_gmms,
     posterior_confidence,
 )
+from bootsep_lib.dsp import stft
 from bootsep_lib.spatial import Gmm1d, SpatialWarning, spatial_clustering
 
 SR = 8000

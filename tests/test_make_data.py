@@ -15,8 +15,8 @@ import soundfile as sf
 from scipy.signal import correlate, correlation_lags
 
 from bootsep_lib import make_data
+from bootsep_lib.config import DataConfig
 from bootsep_lib.datasets import MixtureDataset, split_status
-from bootsep_lib.profiles import DataConfig
 from bootsep_lib.spatialize import SPEED_OF_SOUND
 
 RATE = 8000

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from bootsep_lib.config import ModelConfig
 from bootsep_lib.models import (
     ChimeraNet,
     DeepClusteringNet,
     build_model,
     feature_statistics,
 )
-from bootsep_lib.profiles import ModelConfig
 
 SMALL = ModelConfig(layers=2, units=8, embedding_dim=4, dropout=0.0)
 N_FREQS = 9

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from bootsep_lib import paths
-from bootsep_lib.profiles import get_profile
+from bootsep_lib.config import get_profile
 from bootsep_lib.runall import EXPECTED_NOTEBOOKS, find_notebooks, run_notebooks
 
 NOTEBOOKS = find_notebooks(paths.repo_root() / "notebooks")

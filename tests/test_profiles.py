@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bootsep_lib.profiles import PROFILES, config_hash, get_profile
+from bootsep_lib.config import PROFILES, config_hash, get_profile
 
 
 def test_three_profiles_exist_and_scale_up():

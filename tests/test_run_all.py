@@ -61,7 +61,7 @@ def test_git_commit_is_dirty_for_code_not_for_figures(tmp_path, monkeypatch):
 
 
 def test_record_data_build_merges_into_the_manifest(tmp_path):
-    from bootsep_lib.profiles import get_profile
+    from bootsep_lib.config import get_profile
 
     (tmp_path / "manifest.json").write_text('{"notebooks": {"01_x": {"wall_seconds": 3}}}')
     runall.record_data_build(tmp_path, get_profile("smoke"), 12.4)

@@ -13,7 +13,7 @@ from scipy.stats import norm
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 
-from bootsep_lib.audio import magnitude_db, stft
+from bootsep_lib.dsp import magnitude_db, stft
 from bootsep_lib.spatial import (
     Gmm1d,
     SpatialResult,

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bootsep_lib.profiles import Geometry
+from bootsep_lib.config import Geometry
 from bootsep_lib.spatialize import (
     SPEED_OF_SOUND,
     GeometryError,

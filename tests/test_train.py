@@ -19,8 +19,8 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
+from bootsep_lib.config import ModelConfig, TrainConfig
 from bootsep_lib.models import ChimeraNet, DeepClusteringNet
-from bootsep_lib.profiles import ModelConfig, TrainConfig
 from bootsep_lib.train import RunConfig, load_model, rank_device, train_model
 
 N_FREQS = 17

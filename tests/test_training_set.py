@@ -7,8 +7,8 @@ import pickle
 import pytest
 import torch
 
+from bootsep_lib.config import get_profile
 from bootsep_lib.experiments.training import TrainingSet
-from bootsep_lib.profiles import get_profile
 
 
 def _same(a: dict, b: dict) -> bool:

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics
-from ..profiles import PROFILES, Geometry, Profile
+from ..config import PROFILES, Geometry, Profile
 from ..train import TrainResult
 from .evaluation import evaluate_model, summarize
 from .paper import BOOTSTRAP_TABLE1, bootstrap_table1

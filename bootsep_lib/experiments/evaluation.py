@@ -16,10 +16,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .. import metrics, paths
-from ..profiles import Profile, config_hash
+from ..config import Profile, config_hash
 from ..separate import separate
-from ..threads import worker_pool
 from ..train import load_model
+from ..util.threads import worker_pool
 from .spatial_stage import Subset, default_subset, open_split
 
 __all__ = ["evaluate_model", "summarize", "METRIC_COLUMNS"]

@@ -36,8 +36,8 @@ import pandas as pd
 from torch.utils.data import Subset as ItemSubset
 from tqdm.auto import tqdm
 
-from .. import audio, metrics, targets
-from ..profiles import Profile
+from .. import dsp, metrics, targets
+from ..config import Profile
 from ..separate import embed
 from ..train import load_model, train_model
 from .evaluation import evaluate_model
@@ -435,8 +435,8 @@ def embedding_cosines(
     for index in range(min(n_mixtures, len(ds))):
         item = ds[index]
         emb, mix_stft = embed(model, item["mix"][0].numpy(), subset.sample_rate, window, hop)
-        refs = audio.stft(item["sources"][:, 0].numpy(), subset.sample_rate, window, hop)
-        level = audio.magnitude_db(mix_stft)
+        refs = dsp.stft(item["sources"][:, 0].numpy(), subset.sample_rate, window, hop)
+        level = dsp.magnitude_db(mix_stft)
         out.append(cross_source_cosines(
             emb, targets.ground_truth_labels(refs), select=level >= level.max() + threshold_db,
             max_pairs=max_pairs, seed=index,
@@ -725,7 +725,7 @@ def differences_from_paper(profile: Profile) -> list[str]:
     data, model, train = profile.data, profile.mdc_model, profile.mdc_train
     secondary = data.secondary_sizes or (data.n_train, data.n_valid, data.n_test)
     window, hop = profile.spatial.window_ms, profile.spatial.hop_ms
-    sizes = [(rate, *audio.stft_params(rate, window, hop)) for rate in (8000, 16000)]
+    sizes = [(rate, *dsp.stft_params(rate, window, hop)) for rate in (8000, 16000)]
     stft = ", ".join(f"{n} / {h} samples at {rate // 1000} kHz" for rate, n, h in sizes)
     paper_window, paper_hop = PAPER_STFT_SAMPLES
     return [

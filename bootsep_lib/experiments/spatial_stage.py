@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .. import audio, confidence, metrics, paths, spatial, targets
+from .. import confidence, dsp, metrics, paths, spatial, targets
+from ..config import Profile, SpatialConfig, config_hash
 from ..datasets import MixtureDataset, split_status
-from ..profiles import Profile, SpatialConfig, config_hash
-from ..threads import worker_pool
+from ..util.threads import worker_pool
 
 __all__ = [
     "Subset",
@@ -136,7 +136,7 @@ def spatial_mixture(
         labels on the reference channel, int8).
     """
     ref = pair[0]
-    spec = audio.stft(mix[list(pair)], sample_rate, cfg.window_ms, cfg.hop_ms)
+    spec = dsp.stft(mix[list(pair)], sample_rate, cfg.window_ms, cfg.hop_ms)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", spatial.SpatialWarning)
         result = spatial.spatial_clustering(
@@ -145,10 +145,10 @@ def spatial_mixture(
         )
         terms = confidence.confidence_terms(result, n_samples=cfg.jsd_samples, seed=seed)
     masked = spatial.apply_masks(result.masks.astype(spec.real.dtype), spec[0])
-    estimates = audio.istft(masked, sample_rate, mix.shape[-1], cfg.window_ms, cfg.hop_ms)
+    estimates = dsp.istft(masked, sample_rate, mix.shape[-1], cfg.window_ms, cfg.hop_ms)
     refs = sources[:, ref]
     scores = metrics.evaluate_mixture(estimates, refs, mix[ref], sample_rate)
-    src_spec = audio.stft(refs, sample_rate, cfg.window_ms, cfg.hop_ms)
+    src_spec = dsp.stft(refs, sample_rate, cfg.window_ms, cfg.hop_ms)
     truth = targets.ground_truth_labels(src_spec)
     magnitude = np.abs(spec[0])
     per_alpha = {}
@@ -447,14 +447,14 @@ def walkthrough(profile: Profile, index: int = 0, split: str = "tt",
     refs = item["sources"].numpy().astype(np.float64)[:, cfg.reference_channel]
     pair = (cfg.reference_channel, pair_channel(item["id"], cfg.other_channels,
                                                 profile.data.seed))
-    spec = audio.stft(mix[list(pair)], subset.sample_rate, cfg.window_ms, cfg.hop_ms)
+    spec = dsp.stft(mix[list(pair)], subset.sample_rate, cfg.window_ms, cfg.hop_ms)
     result = spatial.spatial_clustering(spec, cfg.n_sources, cfg.threshold_db, profile.data.seed,
                                         reference=cfg.reference,
                                         freq_normalize=cfg.freq_normalize)
     terms = confidence.confidence_terms(result, n_samples=cfg.jsd_samples,
                                         seed=profile.data.seed)
     masked = spatial.apply_masks(result.masks.astype(spec.real.dtype), spec[0])
-    estimates = audio.istft(masked, subset.sample_rate, mix.shape[-1], cfg.window_ms,
+    estimates = dsp.istft(masked, subset.sample_rate, mix.shape[-1], cfg.window_ms,
                             cfg.hop_ms)
     scores = metrics.evaluate_mixture(estimates, refs, mix[pair[0]], subset.sample_rate)
     meta = {}
@@ -490,7 +490,7 @@ def spatial_choices(
     from scipy.stats import pearsonr
 
     from .. import make_data
-    from ..profiles import Geometry, get_profile
+    from ..config import Geometry, get_profile
 
     n = n_mixtures or profile.data.n_test
     subset = default_subset(profile)

@@ -22,10 +22,10 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
-from .. import audio, paths, targets
-from ..profiles import Profile, config_hash
-from ..threads import worker_pool
+from .. import dsp, paths, targets
+from ..config import Profile, config_hash
 from ..train import RunConfig, TrainResult, train_model
+from ..util.threads import worker_pool
 from .spatial_stage import Subset, default_subset, open_split, spatial_stage
 
 __all__ = ["TrainingSet", "run_config", "train_many", "ModelJob"]
@@ -151,13 +151,13 @@ class TrainingSet(Dataset):
         cfg = self.profile.spatial
         rate = self.subset.sample_rate
         mid = self.ids[index]
-        spec = audio.stft(self._read("mix", mid), rate, cfg.window_ms, cfg.hop_ms)
+        spec = dsp.stft(self._read("mix", mid), rate, cfg.window_ms, cfg.hop_ms)
         magnitude = np.abs(spec)
         need_sources = self.targets == "ground_truth" or self.with_sources
         src_spec = None
         if need_sources:
             src = np.stack([self._read(f"s{k + 1}", mid) for k in range(self.subset.n_speakers)])
-            src_spec = audio.stft(src, rate, cfg.window_ms, cfg.hop_ms)
+            src_spec = dsp.stft(src, rate, cfg.window_ms, cfg.hop_ms)
         if self.targets == "ground_truth":
             labels = targets.ground_truth_labels(src_spec)
             weights = targets.magnitude_weights(magnitude)
@@ -174,7 +174,7 @@ class TrainingSet(Dataset):
                 onehot = targets.one_hot_targets(labels, self.subset.n_speakers)
                 source_mags = np.moveaxis(onehot, -1, 0) * magnitude
         item = {
-            "features": torch.from_numpy(audio.magnitude_db(spec).astype(np.float32)),
+            "features": torch.from_numpy(dsp.magnitude_db(spec).astype(np.float32)),
             "labels": torch.from_numpy(np.asarray(labels, dtype=np.int64)),
             "weights": torch.from_numpy(np.asarray(weights, dtype=np.float32)),
         }
@@ -198,7 +198,7 @@ def run_config(
     architecture and initial weights; the data identity goes into ``data_tag``.
     """
     if n_freqs is None:
-        n_fft, _ = audio.stft_params(train_set.subset.sample_rate, profile.spatial.window_ms,
+        n_fft, _ = dsp.stft_params(train_set.subset.sample_rate, profile.spatial.window_ms,
                                      profile.spatial.hop_ms)
         n_freqs = n_fft // 2 + 1
     return RunConfig(

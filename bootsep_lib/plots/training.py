@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
-from ..audio import magnitude_db, stft, stft_params
+from ..dsp import magnitude_db, stft, stft_params
 from . import CMAP
 
 __all__ = ["loss_curves", "embeddings_pca", "separation_example"]

@@ -17,13 +17,14 @@ periodic Hann window; with a hop of a quarter window the overlap-add condition h
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import soundfile as sf
 import torch
+
+from .util.atomic import atomic_write
 
 ArrayLike = TypeVar("ArrayLike", np.ndarray, torch.Tensor)
 
@@ -326,22 +327,17 @@ def _zero_peak_timestamp(path: Path) -> None:
 def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:
     """Write ``(channels, samples)`` or ``(samples,)`` audio atomically as 32-bit float WAV.
 
-    The file is written under a temporary name in the same folder and renamed, so a killed
-    process never leaves a half-written file under the final name.
+    Written through :func:`~bootsep_lib.util.atomic_write`: a killed process never leaves a
+    half-written file under the final name.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     x = np.asarray(audio, dtype=np.float32)
     if x.ndim == 2:
         x = x.T
     if not np.all(np.isfinite(x)):
         raise AudioError(f"refusing to write NaN/inf audio to {path}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    def write(tmp: Path) -> None:
         sf.write(tmp, x, sample_rate, subtype="FLOAT", format="WAV")
-        _zero_peak_timestamp(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        _zero_peak_timestamp(tmp)
+
+    atomic_write(path, write)

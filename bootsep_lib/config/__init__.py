@@ -1,0 +1,18 @@
+"""Profiles (sizes, seeds and settings as data) and the stable hash that names cached results."""
+
+from .profiles import (
+    PROFILES,
+    DataConfig,
+    Geometry,
+    ModelConfig,
+    Profile,
+    SpatialConfig,
+    TrainConfig,
+    config_hash,
+    get_profile,
+)
+
+__all__ = [
+    "PROFILES", "DataConfig", "Geometry", "ModelConfig", "Profile", "SpatialConfig",
+    "TrainConfig", "config_hash", "get_profile",
+]
