@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference_spatial import spatial_clustering_sklearn
 from scipy.stats import norm
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
@@ -28,7 +29,6 @@ from bootsep_lib.spatial import (
     pca_project,
     separate_stereo,
     spatial_clustering,
-    spatial_clustering_sklearn,
 )
 
 SR = 8000
