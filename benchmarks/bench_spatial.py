@@ -6,7 +6,8 @@ delayed by +1 and -1 sample between the channels, 3 dB apart) it times, on one t
 ``freq_normalize`` False (the paper's text) and True (the authors' code, the built-in profiles):
 
 (a) the fast path: :func:`bootsep_lib.spatial.spatial_clustering` and all three confidence
-    terms (:func:`bootsep_lib.confidence.confidence_terms`, JSD with 1e5 Monte Carlo samples);
+    terms (:func:`bootsep_lib.spatial.confidence.confidence_terms`, JSD with 1e5 Monte Carlo
+    samples);
 (b) the straightforward implementation of the same method: numpy IPD features in the STFT's
     precision and the fit mask, ``sklearn.decomposition.PCA`` fit on the loud bins,
     ``GaussianMixture(covariance_type="full")`` fit on their feature (the fast path's
@@ -37,13 +38,13 @@ from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.mixture import GaussianMixture  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from bootsep_lib.confidence import (  # noqa: E402
+from bootsep_lib.dsp import stft  # noqa: E402
+from bootsep_lib.spatial import REG_COVAR, fit_mask, spatial_clustering  # noqa: E402
+from bootsep_lib.spatial.confidence import (  # noqa: E402
     cluster_size_confidence,
     confidence_terms,
     posterior_confidence,
 )
-from bootsep_lib.dsp import stft  # noqa: E402
-from bootsep_lib.spatial import REG_COVAR, fit_mask, spatial_clustering  # noqa: E402
 
 SR = 8000
 SECONDS = 4.0

@@ -27,6 +27,7 @@ from sklearn.cluster import KMeans
 from torch import nn
 
 from bootsep_lib.dsp import istft, magnitude_db, read_audio, stft, stft_params, write_audio
+from bootsep_lib.spatial.features import loud_bins
 from bootsep_lib.train import RunConfig, load_model
 
 __all__ = ["HEADS", "embed", "kmeans_masks", "separate", "separate_file"]
@@ -154,8 +155,7 @@ def kmeans_masks(
     if n_sources < 1:
         raise ValueError(f"n_sources must be >= 1, got {n_sources}")
     flat = embeddings.reshape(-1, embeddings.shape[-1]).astype(np.float32)
-    level = magnitude_db(mix_stft).reshape(-1)
-    loud = np.flatnonzero(level >= level.max() + threshold_db)
+    loud = np.flatnonzero(loud_bins(mix_stft, threshold_db).reshape(-1))
     if loud.size < n_sources:
         loud = np.arange(flat.shape[0])
     if loud.size < n_sources:

@@ -1,4 +1,4 @@
-"""Tests of bootsep_lib.confidence (Eq. 4-7 of the bootstrapping paper) against brute force."""
+"""Tests of bootsep_lib.spatial.confidence (Eq. 4-7 of the bootstrapping paper) vs brute force."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from bootsep_lib.confidence import (
+from bootsep_lib.dsp import stft
+from bootsep_lib.spatial import Gmm1d, SpatialWarning, spatial_clustering
+from bootsep_lib.spatial.confidence import (
     ConfidenceTerms,
     cluster_size_confidence,
     confidence,
@@ -19,8 +21,6 @@ from bootsep_lib.confidence import (
     jsd_from_gmms,
     posterior_confidence,
 )
-from bootsep_lib.dsp import stft
-from bootsep_lib.spatial import Gmm1d, SpatialWarning, spatial_clustering
 
 SR = 8000
 

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference_spatial import spatial_clustering_sklearn
 from scipy.stats import norm
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 
+from bootsep_lib.config import SpatialConfig
 from bootsep_lib.dsp import magnitude_db, stft
 from bootsep_lib.spatial import (
     Gmm1d,
@@ -28,7 +30,6 @@ from bootsep_lib.spatial import (
     pca_project,
     separate_stereo,
     spatial_clustering,
-    spatial_clustering_sklearn,
 )
 
 SR = 8000
@@ -233,6 +234,19 @@ def test_masks_separate_two_delayed_sources():
     mixture_score = np.mean([si_sdr(mix[0], r) for r in refs])
     assert best > mixture_score + 6.0
     np.testing.assert_allclose(estimates.sum(0), mix[0], atol=1e-4)  # masks sum to 1
+
+
+def test_separate_stereo_honours_the_whole_config():
+    mix, _ = two_source_mixture(1.0)
+    cfg = SpatialConfig(reference="absolute", freq_normalize=True, threshold_db=-40.0)
+    spec = stft(mix, SR, cfg.window_ms, cfg.hop_ms)
+    expected = spatial_clustering(spec, 2, -40.0, reference="absolute", freq_normalize=True)
+    _, result = separate_stereo(mix, SR, cfg=cfg)
+    np.testing.assert_array_equal(result.masks, expected.masks)
+    _, overridden = separate_stereo(mix, SR, cfg=cfg, reference="max", freq_normalize=False)
+    np.testing.assert_array_equal(
+        overridden.masks, spatial_clustering(spec, 2, -40.0, reference="max").masks
+    )
 
 
 def test_apply_masks_shapes():

@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 from .. import dsp, metrics, targets
 from ..config import Profile
 from ..separate import embed
+from ..spatial.features import loud_bins
 from ..train import load_model, train_model
 from .evaluation import evaluate_model
 from .spatial_stage import Subset, open_split
@@ -436,9 +437,8 @@ def embedding_cosines(
         item = ds[index]
         emb, mix_stft = embed(model, item["mix"][0].numpy(), subset.sample_rate, window, hop)
         refs = dsp.stft(item["sources"][:, 0].numpy(), subset.sample_rate, window, hop)
-        level = dsp.magnitude_db(mix_stft)
         out.append(cross_source_cosines(
-            emb, targets.ground_truth_labels(refs), select=level >= level.max() + threshold_db,
+            emb, targets.ground_truth_labels(refs), select=loud_bins(mix_stft, threshold_db),
             max_pairs=max_pairs, seed=index,
         ))
     return np.concatenate(out)

@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .. import confidence, dsp, metrics, paths, spatial, targets
+from .. import dsp, metrics, paths, spatial, targets
 from ..config import Profile, SpatialConfig, config_hash
 from ..datasets import MixtureDataset, split_status
+from ..spatial import confidence
 from ..util.threads import worker_pool
 
 __all__ = [
@@ -136,16 +137,11 @@ def spatial_mixture(
         labels on the reference channel, int8).
     """
     ref = pair[0]
-    spec = dsp.stft(mix[list(pair)], sample_rate, cfg.window_ms, cfg.hop_ms)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", spatial.SpatialWarning)
-        result = spatial.spatial_clustering(
-            spec, cfg.n_sources, cfg.threshold_db, seed,
-            reference=cfg.reference, freq_normalize=cfg.freq_normalize,
-        )
+        separation = spatial.separate_pair(mix, sample_rate, cfg, pair, seed)
+        result, estimates, spec = separation.result, separation.estimates, separation.spec
         terms = confidence.confidence_terms(result, n_samples=cfg.jsd_samples, seed=seed)
-    masked = spatial.apply_masks(result.masks.astype(spec.real.dtype), spec[0])
-    estimates = dsp.istft(masked, sample_rate, mix.shape[-1], cfg.window_ms, cfg.hop_ms)
     refs = sources[:, ref]
     scores = metrics.evaluate_mixture(estimates, refs, mix[ref], sample_rate)
     src_spec = dsp.stft(refs, sample_rate, cfg.window_ms, cfg.hop_ms)
@@ -408,7 +404,7 @@ class Walkthrough:
     fit_bins : np.ndarray, bool, shape (frames, freqs)
         Bins above ``tau`` (Eq. 2).
     result : bootsep_lib.spatial.SpatialResult
-    terms : bootsep_lib.confidence.ConfidenceTerms
+    terms : bootsep_lib.spatial.confidence.ConfidenceTerms
     estimates, references : np.ndarray, shape (n_sources, samples)
         Masked reference channel and the sources' reference-channel images.
     mixture : np.ndarray, shape (channels, samples)
@@ -447,15 +443,10 @@ def walkthrough(profile: Profile, index: int = 0, split: str = "tt",
     refs = item["sources"].numpy().astype(np.float64)[:, cfg.reference_channel]
     pair = (cfg.reference_channel, pair_channel(item["id"], cfg.other_channels,
                                                 profile.data.seed))
-    spec = dsp.stft(mix[list(pair)], subset.sample_rate, cfg.window_ms, cfg.hop_ms)
-    result = spatial.spatial_clustering(spec, cfg.n_sources, cfg.threshold_db, profile.data.seed,
-                                        reference=cfg.reference,
-                                        freq_normalize=cfg.freq_normalize)
+    separation = spatial.separate_pair(mix, subset.sample_rate, cfg, pair, profile.data.seed)
+    spec, result, estimates = separation.spec, separation.result, separation.estimates
     terms = confidence.confidence_terms(result, n_samples=cfg.jsd_samples,
                                         seed=profile.data.seed)
-    masked = spatial.apply_masks(result.masks.astype(spec.real.dtype), spec[0])
-    estimates = dsp.istft(masked, subset.sample_rate, mix.shape[-1], cfg.window_ms,
-                            cfg.hop_ms)
     scores = metrics.evaluate_mixture(estimates, refs, mix[pair[0]], subset.sample_rate)
     meta = {}
     if split_status(ds.folder) != "foreign":

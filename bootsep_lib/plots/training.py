@@ -15,7 +15,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
-from ..dsp import magnitude_db, stft, stft_params
+from ..dsp import stft, stft_params
+from ..spatial.features import loud_bins
 from . import CMAP
 
 __all__ = ["loss_curves", "embeddings_pca", "separation_example"]
@@ -98,8 +99,7 @@ def embeddings_pca(
         )
     if embeddings.shape[-1] < 3:
         raise ValueError(f"need at least 3 embedding dimensions, got {embeddings.shape[-1]}")
-    level = magnitude_db(mix_stft)
-    loud = level >= level.max() + threshold_db
+    loud = loud_bins(mix_stft, threshold_db)
     points = embeddings[loud].astype(np.float64)
     colours = np.asarray(labels)[loud]
     pca = PCA(n_components=3, random_state=seed).fit(points)

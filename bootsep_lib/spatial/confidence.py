@@ -20,14 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bootsep_lib.spatial import (
-    Gmm1d,
-    SpatialResult,
-    SpatialWarning,
-    fit_gmm_1d,
-    is_degenerate_feature,
-    logsumexp0,
-)
+from .clustering import SpatialResult, SpatialWarning
+from .gmm import Gmm1d, fit_gmm_1d, is_degenerate_feature, logsumexp0
 
 __all__ = [
     "ConfidenceTerms",
