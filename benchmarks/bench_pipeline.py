@@ -7,7 +7,7 @@ Run: ``python benchmarks/bench_pipeline.py [--mixtures 12] [--profile smoke] [--
   workers whose BLAS / OpenMP / torch thread pools are left at the machine size (the baseline:
   a plain ``ProcessPoolExecutor``) against :func:`bootsep_lib.util.threads.worker_pool` (each pool
   capped at the worker's CPU share).
-* **Training items.**  One pass over a :class:`~bootsep_lib.experiments.training.TrainingSet`
+* **Training items.**  One pass over a :class:`~bootsep_lib.data.training_set.TrainingSet`
   of the profile computing every item (read WAVs, STFT, labels, weights: what every epoch cost
   before items were kept) against a pass over the items kept in memory, for ground-truth
   targets with sources (Chimera) and for spatial pseudo labels.  The profile's data must exist
@@ -57,7 +57,7 @@ def bench_workers(n_mixtures: int, jobs: int = 2) -> dict[str, float]:
 def bench_items(profile_name: str, n_items: int) -> list[dict[str, float]]:
     """Milliseconds per item, computed vs kept, for two kinds of training set."""
     from bootsep_lib.config import get_profile
-    from bootsep_lib.experiments.training import TrainingSet
+    from bootsep_lib.data.training_set import TrainingSet
 
     profile = get_profile(profile_name)
     rows = []

@@ -28,7 +28,7 @@ from .config import PROFILES, Profile, get_profile
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .experiments import Subset, TrainingSet
+    from .data import Subset, TrainingSet
     from .train import RunConfig
 
 __all__ = ["main", "build_parser", "UsageError"]
@@ -176,8 +176,8 @@ def _make_data(args: argparse.Namespace) -> int:
 
 def _check_corpus(profile: Profile, splits: tuple[str, ...]) -> None:
     """Raise :class:`UsageError` naming the ``make-data`` command when a split is unusable."""
+    from .data import open_split
     from .datasets import DatasetError
-    from .experiments import open_split
 
     for split in splits:
         try:
@@ -234,8 +234,8 @@ def _barrier(device: str | None) -> None:
 def _training_sets(
     profile: Profile, args: argparse.Namespace
 ) -> tuple[TrainingSet, TrainingSet]:
-    """The tr / cv :class:`~bootsep_lib.experiments.TrainingSet` pair the arguments describe."""
-    from .experiments import TrainingSet
+    """The tr / cv :class:`~bootsep_lib.data.TrainingSet` pair the arguments describe."""
+    from .data import TrainingSet
 
     chimera = args.loss in ("chimera", "mchimera")
     common = {"targets": args.targets, "alpha": args.alpha, "with_sources": chimera,
@@ -248,7 +248,7 @@ def _training_sets(
 def _train(args: argparse.Namespace) -> int:
     import torch
 
-    from .experiments import run_config
+    from .studies import run_config
     from .train import train_model
 
     if args.chimera_alpha is not None and args.loss not in ("chimera", "mchimera"):
@@ -342,7 +342,8 @@ def _format_summary(summary: pd.DataFrame, columns: tuple[str, ...]) -> str:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .experiments import default_subset, evaluate_model, summarize
+    from .data import default_subset
+    from .studies import evaluate_model, summarize
     from .train import load_model
 
     profile = get_profile(args.profile)

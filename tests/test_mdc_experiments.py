@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from bootsep_lib import losses, train
 from bootsep_lib.config import ModelConfig, TrainConfig, get_profile
 from bootsep_lib.experiments import markdown_table, mdc, write_table
-from bootsep_lib.experiments.training import ModelJob
 from bootsep_lib.losses import chimera_loss, deep_clustering_loss, mdc_loss, normalize_loss
 from bootsep_lib.models import build_model
+from bootsep_lib.studies.training import ModelJob
 from bootsep_lib.targets import one_hot_targets, simplex_targets
 
 N_FREQS = 9

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bootsep_lib.config import get_profile
-from bootsep_lib.experiments.training import TrainingSet
+from bootsep_lib.data.training_set import TrainingSet
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -49,7 +49,7 @@ def test_memory_budget_and_pickling(smoke_data):
 def test_train_many_longest_first_results_in_order(smoke_data, tmp_path):
     import dataclasses
 
-    from bootsep_lib.experiments.training import ModelJob, _training_cost, run_config, train_many
+    from bootsep_lib.studies.training import ModelJob, _training_cost, run_config, train_many
 
     profile = get_profile("smoke")
     train_set, valid_set = TrainingSet(profile, "tr"), TrainingSet(profile, "cv")

@@ -34,11 +34,12 @@ import pandas as pd
 
 from .. import metrics
 from ..config import PROFILES, Geometry, Profile
+from ..data.training_set import TrainingSet
+from ..studies.evaluation import evaluate_model, summarize
+from ..studies.spatial_stage import ALPHAS
+from ..studies.training import ModelJob, run_config, train_many
 from ..train import TrainResult
-from .evaluation import evaluate_model, summarize
 from .paper import BOOTSTRAP_TABLE1, bootstrap_table1
-from .spatial_stage import ALPHAS
-from .training import ModelJob, TrainingSet, run_config, train_many
 
 __all__ = [
     "GT_ALL",

@@ -38,12 +38,13 @@ from tqdm.auto import tqdm
 
 from .. import dsp, metrics, targets
 from ..config import Profile
+from ..data.subsets import Subset, open_split
+from ..data.training_set import TrainingSet
 from ..separate import embed
 from ..spatial.features import loud_bins
+from ..studies.evaluation import evaluate_model
+from ..studies.training import ModelJob, run_config, train_many
 from ..train import load_model, train_model
-from .evaluation import evaluate_model
-from .spatial_stage import Subset, open_split
-from .training import ModelJob, TrainingSet, run_config, train_many
 
 __all__ = [
     "PAPER_TABLE1",

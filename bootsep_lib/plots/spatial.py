@@ -164,7 +164,7 @@ def variant_bars(
 def pair_spacing(pairs: pd.DataFrame) -> Figure:
     """Spatial-stage SI-SDR against mic spacing and against the sources' TDOA gap.
 
-    ``pairs``: the table of :func:`bootsep_lib.experiments.pair_study` (one row per mixture
+    ``pairs``: the table of :func:`bootsep_lib.studies.pair_study` (one row per mixture
     and mic pair, with ``distance`` in metres and ``tdoa_gap`` in samples).
     """
     spacing = pd.cut(pairs["distance"] * 100, [0, 3, 5, 7, 10, 15, 20, 30])

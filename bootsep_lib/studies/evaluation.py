@@ -13,14 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from .. import metrics, paths
+from .. import metrics
 from ..config import Profile, config_hash
+from ..data.subsets import Subset, default_subset, open_split
+from ..eval.stats import bootstrap_ci
 from ..separate import separate
 from ..train import load_model
-from ..util.threads import worker_pool
-from .spatial_stage import Subset, default_subset, open_split
+from ..util.cache import cache_entry, cached_table
+from ..util.parallel import parallel_map, strided
 
 __all__ = ["evaluate_model", "summarize", "METRIC_COLUMNS"]
 
@@ -98,31 +99,19 @@ def evaluate_model(
         "mixture_baselines": mixture_baselines,
         "checkpoint_mtime": (run_dir / "best.pt").stat().st_mtime_ns,
     })
-    path = paths.cache_dir() / "evaluations" / f"{key}.csv"
-    if path.exists():
-        return pd.read_csv(path)
-    n = len(open_split(profile, split, subset=subset, return_sources=False))
-    jobs = max(1, min(jobs, n))
-    tasks = [(profile, split, subset, str(run_dir), head, bss, stoi, mixture_baselines,
-              list(range(n))[k::jobs])
-             for k in range(jobs)]
-    rows: list[dict] = []
-    desc = f"evaluate {run_dir.name} ({head})"
-    with tqdm(total=n, desc=desc, disable=not progress) as bar:
-        if jobs == 1:
-            rows = _eval_worker(tasks[0])
-            bar.update(n)
-        else:
-            with worker_pool(jobs) as pool:
-                for t, part in zip(tasks, pool.map(_eval_worker, tasks), strict=True):
-                    rows.extend(part)
-                    bar.update(len(t[8]))
-    table = pd.DataFrame(rows).sort_values("id", ignore_index=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-    return table
+    path = cache_entry("evaluations", key, ".csv")
+
+    def compute() -> pd.DataFrame:
+        n = len(open_split(profile, split, subset=subset, return_sources=False))
+        tasks = [(profile, split, subset, str(run_dir), head, bss, stoi, mixture_baselines,
+                  chunk) for chunk in strided(n, max(1, min(jobs, n)))]
+        parts = parallel_map(_eval_worker, tasks, jobs=jobs, progress=progress,
+                             desc=f"evaluate {run_dir.name} ({head})",
+                             weight=lambda task: len(task[-1]))
+        rows = [row for part in parts for row in part]
+        return pd.DataFrame(rows).sort_values("id", ignore_index=True)
+
+    return cached_table(path, compute)
 
 
 def summarize(
@@ -148,7 +137,7 @@ def summarize(
     for name, table in tables.items():
         row: dict[str, float] = {"n": len(table)}
         for col in columns:
-            mean, low, high = metrics.bootstrap_ci(table[col].to_numpy(), n_boot=n_boot, seed=seed)
+            mean, low, high = bootstrap_ci(table[col].to_numpy(), n_boot=n_boot, seed=seed)
             row.update({col: mean, f"{col}_low": low, f"{col}_high": high})
         out[name] = row
     return pd.DataFrame.from_dict(out, orient="index")

@@ -1,4 +1,4 @@
-"""Training examples from the corpus and the label bank, and many cached models at once.
+"""Training examples of one split: network input, labels and weights (corpus + label bank).
 
 :class:`TrainingSet` turns one split into the items :func:`bootsep_lib.train.train_model`
 expects: the log-magnitude of channel 0 of the mixture (the single-channel network input),
@@ -6,15 +6,15 @@ labels (ground truth, or the spatial stage's pseudo labels) and weights
 ``w(alpha) = C(alpha) |X| / sum |X|`` (Section 2.3 of the bootstrapping paper; ground truth and
 ``alpha = 0`` use magnitude weights only).
 
-:func:`train_many` trains a list of models, each cached by the hash of its full config,
-in parallel processes (two 1-thread jobs give ~15% more throughput than one 2-thread job on
-two cores, measured; see the README).
+The pseudo labels and ``C_post`` come from the *label bank* that
+:func:`bootsep_lib.studies.spatial_stage` writes (read here by :func:`load_bank`); a set with
+spatial targets runs that stage first if it has not run yet (the one import of ``studies``
+from ``data``, done lazily).
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -22,15 +22,21 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
-from .. import dsp, paths, targets
+from .. import dsp, targets
 from ..config import Profile, config_hash
-from ..train import RunConfig, TrainResult, train_model
-from ..util.threads import worker_pool
-from .spatial_stage import Subset, default_subset, open_split, spatial_stage
+from .subsets import Subset, default_subset, open_split
 
-__all__ = ["TrainingSet", "run_config", "train_many", "ModelJob"]
+__all__ = ["BANK_KEYS", "TARGET_KINDS", "TrainingSet", "load_bank"]
 
 TARGET_KINDS = ("ground_truth", "spatial")
+
+#: Files of the label bank: per-bin arrays of every mixture of a split, and their offsets.
+BANK_KEYS = ("labels", "post", "truth", "offsets")
+
+
+def load_bank(folder: Path, split: str) -> dict[str, np.ndarray]:
+    """The label bank of a finished spatial stage, memory-mapped (read-only)."""
+    return {k: np.load(folder / f"{split}_{k}.npy", mmap_mode="r") for k in BANK_KEYS}
 
 
 class TrainingSet(Dataset):
@@ -98,6 +104,9 @@ class TrainingSet(Dataset):
         self._stage_folder: Path | None = None
         self._stage_table = None
         if targets == "spatial":
+            # The label bank is the spatial stage's output: run it here if it has not run yet.
+            from ..studies.spatial_stage import spatial_stage
+
             stage = spatial_stage(profile, split, subset=self.subset, jobs=jobs)
             self._stage_folder = stage.folder
             self._stage_table = stage.table.set_index("id")
@@ -125,8 +134,6 @@ class TrainingSet(Dataset):
     # -- items ----------------------------------------------------------------------------
     def _stage_arrays(self, index: int) -> dict[str, np.ndarray]:
         if self._bank is None:
-            from .spatial_stage import load_bank
-
             self._bank = load_bank(self._stage_folder, self.split)
         lo, hi = self._bank["offsets"][index], self._bank["offsets"][index + 1]
         return {"labels": self._bank["labels"][lo:hi], "post": self._bank["post"][lo:hi]}
@@ -182,72 +189,3 @@ class TrainingSet(Dataset):
             item["mix_mag"] = torch.from_numpy(magnitude.astype(np.float32))
             item["source_mags"] = torch.from_numpy(np.asarray(source_mags, dtype=np.float32))
         return item
-
-
-def run_config(
-    profile: Profile,
-    train_set: TrainingSet,
-    *,
-    loss: str = "dc",
-    chimera_alpha: float = 0.975,
-    n_freqs: int | None = None,
-) -> RunConfig:
-    """The :class:`~bootsep_lib.train.RunConfig` of a model trained on ``train_set``.
-
-    Architecture, optimiser and seed come from the profile, so every model of a table shares
-    architecture and initial weights; the data identity goes into ``data_tag``.
-    """
-    if n_freqs is None:
-        n_fft, _ = dsp.stft_params(train_set.subset.sample_rate, profile.spatial.window_ms,
-                                     profile.spatial.hop_ms)
-        n_freqs = n_fft // 2 + 1
-    return RunConfig(
-        model=profile.model, train=profile.train, loss=loss, chimera_alpha=chimera_alpha,
-        n_sources=train_set.subset.n_speakers, n_freqs=n_freqs, data_tag=train_set.tag,
-    )
-
-
-@dataclass(frozen=True)
-class ModelJob:
-    """One model to train: its config and its training / validation sets."""
-
-    run: RunConfig
-    train_set: TrainingSet
-    valid_set: TrainingSet
-
-
-def _train_job(args: tuple[ModelJob, str, bool]) -> TrainResult:
-    job, cache, progress = args
-    return train_model(job.run, job.train_set, job.valid_set, cache_dir=cache, progress=progress)
-
-
-def train_many(
-    jobs_list: list[ModelJob],
-    *,
-    jobs: int = 1,
-    cache_dir: str | os.PathLike | None = None,
-    progress: bool = True,
-) -> list[TrainResult]:
-    """Train every model not cached yet, ``jobs`` at a time; return results in order.
-
-    On a GPU machine use ``jobs=1`` (one model uses the whole device).
-    """
-    cache = str(cache_dir or paths.cache_dir())
-    if jobs <= 1 or len(jobs_list) <= 1 or torch.cuda.is_available():
-        return [train_model(j.run, j.train_set, j.valid_set, cache_dir=cache, progress=progress)
-                for j in jobs_list]
-    # Longest first (a worker takes the next job when it is free): a long job started last
-    # would run alone at the end with the other cores idle (measured: ~7 min of notebook 06).
-    order = sorted(range(len(jobs_list)), key=lambda i: -_training_cost(jobs_list[i]))
-    with worker_pool(min(jobs, len(jobs_list))) as pool:
-        done = dict(zip(order, pool.map(_train_job, [(jobs_list[i], cache, progress)
-                                                      for i in order]), strict=True))
-    return [done[i] for i in range(len(jobs_list))]
-
-
-def _training_cost(job: ModelJob) -> float:
-    """Relative cost of a job: epochs x mixtures x frequencies x network width and depth."""
-    run = job.run
-    return float(run.train.epochs * len(job.train_set) * run.n_freqs * run.model.layers
-                 * run.model.units)
-
