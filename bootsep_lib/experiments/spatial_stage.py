@@ -552,7 +552,7 @@ def spatial_findings(profile: Profile, valid: pd.DataFrame, test_summary: pd.Ser
         The test row of :func:`~bootsep_lib.experiments.summarize` (``si_sdr``,
         ``si_sdr_low``, ``si_sdr_high``).
     """
-    from .paper import BOOTSTRAP_TABLE1, FIG2_R
+    from ..report.published import BOOTSTRAP_TABLE1, FIG2_R
 
     paper_sdr = BOOTSTRAP_TABLE1["Spatial algorithm"][2]
     corr = correlations(valid).set_index("column").loc["confidence"]

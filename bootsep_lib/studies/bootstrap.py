@@ -1,4 +1,4 @@
-"""Table 1 of the bootstrapping paper as numbers: the alpha sweep (top half), the ensembles (bottom).
+"""Table 1 of the bootstrapping paper as numbers: the alpha sweep (top) and the ensembles (bottom).
 
 Top half (notebook 04).  Deep clustering models that share architecture and initial weights
 (:func:`~bootsep_lib.experiments.training.run_config` takes both from the profile) are trained
