@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from bootsep_lib.config import get_profile
-from bootsep_lib.experiments import bootstrap as bs
-from bootsep_lib.experiments import markdown_table, write_table
+from bootsep_lib.report import bootstrap as rbs
+from bootsep_lib.report import markdown_table, write_table
+from bootsep_lib.studies import bootstrap as bs
 
 ALPHAS = (0.0, 0.5, 1.0, 2.0)
 
@@ -138,7 +139,7 @@ def test_alpha_sweep_table_layout():
     assert table.loc[bs.GT_ALL, "paper_si_sdr"] == 9.2
     assert np.isnan(table.loc[bs.MIXTURE, "si_sir"])
     assert (table["si_sdr_low"] <= table["si_sdr"]).all()
-    md = markdown_table(bs.format_table(table))
+    md = markdown_table(rbs.format_table(table))
     assert md.count("\n") == len(table) + 2
     assert "| DC w/ ground truth (all) |" in md
 
@@ -146,15 +147,15 @@ def test_alpha_sweep_table_layout():
 def test_findings_follow_the_numbers():
     profile = get_profile("smoke")
     clear, _ = _sweep(1.0)
-    text = bs.alpha_sweep_findings(clear, _sweep(1.0)[1], profile, n_train=3, n_boot=500)
+    text = rbs.alpha_sweep_findings(clear, _sweep(1.0)[1], profile, n_train=3, n_boot=500)
     line = next(s for s in text.splitlines() if s.startswith("- **DC w/ estimates, alpha=1 vs"))
     assert "ordering holds" in line
     flat_table, flat_eval = _sweep(0.0, noise=1.0)
-    text = bs.alpha_sweep_findings(flat_table, flat_eval, profile, n_train=3, n_boot=500)
+    text = rbs.alpha_sweep_findings(flat_table, flat_eval, profile, n_train=3, n_boot=500)
     line = next(s for s in text.splitlines() if s.startswith("- **DC w/ estimates, alpha=1 vs"))
     assert "inconclusive" in line
     worse_table, worse_eval = _sweep(-1.0)
-    text = bs.alpha_sweep_findings(worse_table, worse_eval, profile, n_train=3, n_boot=500)
+    text = rbs.alpha_sweep_findings(worse_table, worse_eval, profile, n_train=3, n_boot=500)
     assert "ordering is reversed" in text.splitlines()[2]
     assert "1×32 BLSTM" in text and "eSpeak" in text
     assert "Quality does not strictly rise" in text  # _train_table's quality is not monotone
@@ -164,15 +165,15 @@ def test_compare_needs_an_expectation_without_paper_numbers():
     ids = ["a", "b", "c"]
     scores = {"x": _scores(ids, [1, 2, 3]), "y": _scores(ids, [0, 1, 2])}
     with pytest.raises(ValueError, match="pass expect"):
-        bs.compare("x", "y", scores)
-    assert bs.compare("x", "y", scores, expect="greater", n_boot=100).verdict == "holds"
-    assert bs.compare("x", "y", scores, expect="less", n_boot=100).verdict == "reversed"
-    assert bs.compare("x", "y", scores, expect="similar", n_boot=100).verdict == "differs"
+        rbs.compare("x", "y", scores)
+    assert rbs.compare("x", "y", scores, expect="greater", n_boot=100).verdict == "holds"
+    assert rbs.compare("x", "y", scores, expect="less", n_boot=100).verdict == "reversed"
+    assert rbs.compare("x", "y", scores, expect="similar", n_boot=100).verdict == "differs"
 
 
 def test_write_table(tmp_path):
     table, _ = _sweep(1.0)
-    paths = write_table(table, tmp_path, "t", readable=bs.format_table(table))
+    paths = write_table(table, tmp_path, "t", readable=rbs.format_table(table))
     assert [p.name for p in paths] == ["t.csv", "t.md"]
     back = pd.read_csv(paths[0], index_col=0)
     assert back.loc[bs.GT_ALL, "si_sdr"] == pytest.approx(table.loc[bs.GT_ALL, "si_sdr"])

@@ -21,9 +21,11 @@ import torch.nn.functional as F
 
 from bootsep_lib import losses, train
 from bootsep_lib.config import ModelConfig, TrainConfig, get_profile
-from bootsep_lib.experiments import markdown_table, mdc, write_table
 from bootsep_lib.losses import chimera_loss, deep_clustering_loss, mdc_loss, normalize_loss
 from bootsep_lib.models import build_model
+from bootsep_lib.report import markdown_table, published, write_table
+from bootsep_lib.report import mdc as mdc_report
+from bootsep_lib.studies import mdc, mdc_cosines
 from bootsep_lib.studies.training import ModelJob
 from bootsep_lib.targets import one_hot_targets, simplex_targets
 
@@ -178,10 +180,10 @@ def test_cross_source_cosines_equal_brute_force(n_sources):
     rng = np.random.default_rng(n_sources)
     emb = rng.normal(size=(6, 5, 4)) * rng.uniform(0.5, 2.0, size=(6, 5, 1))
     labels = rng.integers(0, n_sources, size=(6, 5))
-    got = mdc.cross_source_cosines(emb, labels)
+    got = mdc_cosines.cross_source_cosines(emb, labels)
     np.testing.assert_allclose(np.sort(got), _brute_force(emb, labels), atol=1e-12)
     select = rng.random((6, 5)) < 0.6
-    got = mdc.cross_source_cosines(emb, labels, select=select)
+    got = mdc_cosines.cross_source_cosines(emb, labels, select=select)
     np.testing.assert_allclose(np.sort(got), _brute_force(emb[select], labels[select]),
                                atol=1e-12)
 
@@ -191,12 +193,12 @@ def test_cross_source_cosines_sample_is_drawn_from_the_pairs():
     emb = rng.normal(size=(8, 6, 3))
     labels = rng.integers(0, 3, size=(8, 6))
     full = _brute_force(emb, labels)
-    sample = mdc.cross_source_cosines(emb, labels, max_pairs=100, seed=2)
+    sample = mdc_cosines.cross_source_cosines(emb, labels, max_pairs=100, seed=2)
     assert sample.shape == (100,)
     assert np.abs(sample[:, None] - full[None]).min(axis=1).max() < 1e-12
-    again = mdc.cross_source_cosines(emb, labels, max_pairs=100, seed=2)
+    again = mdc_cosines.cross_source_cosines(emb, labels, max_pairs=100, seed=2)
     np.testing.assert_array_equal(sample, again)
-    assert mdc.cross_source_cosines(emb, np.zeros((8, 6), dtype=int)).size == 0
+    assert mdc_cosines.cross_source_cosines(emb, np.zeros((8, 6), dtype=int)).size == 0
 
 
 def test_cosine_summary_targets():
@@ -204,7 +206,7 @@ def test_cosine_summary_targets():
         "loss": ["dc"] * 3 + ["mdc"] * 3, "n_speakers": [3] * 6,
         "cosine": [0.0, 0.1, -0.1, -0.5, -0.4, -0.6],
     })
-    summary = mdc.cosine_summary(frame).set_index("loss")
+    summary = mdc_cosines.cosine_summary(frame).set_index("loss")
     assert summary.loc["dc", "target_angle"] == pytest.approx(90.0)
     assert summary.loc["mdc", "target_angle"] == pytest.approx(120.0)
     assert summary.loc["mdc", "median_angle"] == pytest.approx(120.0)
@@ -250,12 +252,12 @@ def test_mdc_table_on_synthetic_scores(tmp_path):
     assert (row["paper_dc"], row["paper_mdc"]) == (8.629, 8.645)
     assert np.all(table["dc_low"] <= table["dc"]) and np.all(table["dc"] <= table["dc_high"])
 
-    text = mdc.findings(table)
+    text = mdc_report.findings(table)
     assert any(line.startswith("2 speakers, 8 kHz") and "(better;" in line for line in text)
     assert any("smaller with 3 speakers" in line for line in text)
     assert any("significantly better in 10, significantly worse in 0" in line for line in text)
 
-    readable = mdc.mdc_table_markdown(table)
+    readable = mdc_report.mdc_table_markdown(table)
     assert list(readable.columns) == ["configuration", "metric", "DC", "M-DC", "M-DC - DC",
                                       "paper DC", "paper M-DC"]
     assert readable.iloc[0]["M-DC - DC"] == "+1.00 [+1.00, +1.00]"
@@ -279,7 +281,7 @@ def test_chimera_table_and_findings():
     chim = mdc.chimera_table(models, scores, n_boot=500)
     assert list(chim["system"]) == ["chimera"] * 3 + ["mchimera"] * 3
     assert chim.groupby("alpha")["run_id"].nunique()[0.0] == 1
-    text = mdc.findings(chimera=chim)
+    text = mdc_report.findings(chimera=chim)
     assert "Chimera: best alpha = 0.5 with 4.00 dB" in text[0]
     assert "M-Chimera: best alpha = 0.5 with 6.00 dB" in text[1]
     assert "Best M-Chimera - best Chimera = +2.00 dB (disjoint CIs)" in text[2]
@@ -295,7 +297,7 @@ def test_bootstrap_comparison_and_findings():
                                     n_boot=500)
     assert list(boot.index) == ["dc", "mdc", "mdc - dc"]
     assert boot.loc["mdc - dc", "mean"] == pytest.approx(-0.5)
-    (line,) = mdc.findings(boot=boot)
+    (line,) = mdc_report.findings(boot=boot)
     assert "-0.50 [-0.50, -0.50] dB over 30 mixtures (worse)" in line
     with pytest.raises(ValueError):
         mdc.bootstrap_comparison(models[:1], {"bootstrap/dc": dc})
@@ -308,14 +310,14 @@ def test_findings_from_checks_and_geometry():
          "shared_parameters": [10.0, 10.0]},
         index=["same", "other"],
     )
-    geometry = mdc.cosine_summary(pd.DataFrame(
+    geometry = mdc_cosines.cosine_summary(pd.DataFrame(
         {"loss": ["mdc"] * 2, "n_speakers": [2, 2], "cosine": [-1.0, -1.0]}))
-    text = mdc.findings(geometry=geometry, checks=checks)
+    text = mdc_report.findings(geometry=geometry, checks=checks)
     assert "same: trained side by side, training and validation losses identical" in text[0]
     assert "differ by at most 0." in text[0] and "losses differ" in text[1]
     assert "M-DC, 2 speakers: median angle between embeddings of different speakers 180 deg" \
         in text[2]
-    assert mdc.findings() == []
+    assert mdc_report.findings() == []
 
 
 def test_to_markdown():
@@ -324,7 +326,7 @@ def test_to_markdown():
 
 
 def test_differences_from_paper_state_the_stft():
-    lines = mdc.differences_from_paper(get_profile("smoke"))
+    lines = mdc_report.differences_from_paper(get_profile("smoke"))
     stft = next(line for line in lines if line.startswith("STFT"))
     assert "256 / 64 samples at 8 kHz, 512 / 128 samples at 16 kHz" in stft
     assert "256 / 64 samples at both rates" in stft
@@ -332,8 +334,8 @@ def test_differences_from_paper_state_the_stft():
 
 
 def test_paper_table_is_complete():
-    assert set(mdc.PAPER_TABLE1) == set(mdc.TABLE_CONFIGS)
-    for row in mdc.PAPER_TABLE1.values():
+    assert set(published.MDC_TABLE1) == set(mdc.TABLE_CONFIGS)
+    for row in published.MDC_TABLE1.values():
         assert set(row) == {"dc", "mdc"}
         for values in row.values():
             assert set(values) == set(mdc.TABLE_METRICS)
@@ -346,7 +348,7 @@ def test_study_models_share_and_configure(smoke_data):
     profile = get_profile("smoke")
     models = mdc.study_models(profile, bootstrap=False)
     by_name = {m.name: m for m in models}
-    assert len(by_name) == 8 + 2 * len(mdc.CHIMERA_ALPHAS)
+    assert len(by_name) == 8 + 2 * len(mdc.CHIMERA_WEIGHTS)
     runs = {name: m.job.run for name, m in by_name.items()}
     assert runs["chimera/chimera/0"] == runs["chimera/mchimera/0"]
     assert runs["chimera/chimera/0"].loss == "chimera"

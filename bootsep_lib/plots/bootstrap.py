@@ -22,7 +22,7 @@ def sdr_vs_alpha(
     Parameters
     ----------
     table : pandas.DataFrame
-        :func:`~bootsep_lib.experiments.bootstrap.alpha_sweep_table`'s output: rows with a
+        :func:`~bootsep_lib.studies.bootstrap.alpha_sweep_table`'s output: rows with a
         finite ``alpha`` are plotted against it; ``{metric}``, ``{metric}_low``,
         ``{metric}_high`` and ``paper_{metric}``.
     references : tuple of str

@@ -23,7 +23,7 @@ def chimera_alpha(
     Parameters
     ----------
     table : pandas.DataFrame
-        :func:`bootsep_lib.experiments.mdc.chimera_table`: ``system``, ``alpha``, ``{metric}``,
+        :func:`bootsep_lib.studies.mdc.chimera_table`: ``system``, ``alpha``, ``{metric}``,
         ``{metric}_low``, ``{metric}_high``.
     metric, label : str
         Column and axis label.

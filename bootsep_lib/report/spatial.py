@@ -6,8 +6,8 @@ import pandas as pd
 
 from ..config import Profile
 from ..eval.stats import format_ci
-from ..experiments.paper import BOOTSTRAP_TABLE1, FIG2_R
 from ..studies.spatial_stage import correlations
+from .published import BOOTSTRAP_TABLE1, FIG2_R
 
 __all__ = ["spatial_findings"]
 

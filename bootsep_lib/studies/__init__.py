@@ -1,12 +1,31 @@
-"""The runs behind each table and figure, cached by config (see the submodules).
+"""The runs behind each table and figure, cached by explicit keys (see the submodules).
 
 * :mod:`.spatial_stage` -- spatial clustering, confidence and scores per mixture; label bank;
   the microphone-pair study; correlations of confidence with SI-SDR.
 * :mod:`.walkthrough` -- one mixture's intermediates and the two open choices (notebook 01).
 * :mod:`.training` -- run configs and many cached models at once.
 * :mod:`.evaluation` -- single-channel separation of a test split by a model; mean + CI tables.
+* :mod:`.bootstrap` -- Table 1 of the bootstrapping paper (notebooks 04-05): models, training,
+  evaluation, the alpha-sweep and ensemble tables.
+* :mod:`.mdc` -- the manifold-aware DC study (notebook 06): models, training, evaluation,
+  shared-model checks, the DC / M-DC and Chimera tables.
+* :mod:`.mdc_cosines` -- embedding geometry of the M-DC study.
 """
 
+from . import mdc, mdc_cosines
+from .bootstrap import (
+    Ensembles,
+    Table1Model,
+    alpha_sweep_table,
+    bootstrapped_model,
+    confidence_threshold,
+    ensemble_systems,
+    ensemble_table,
+    evaluate_models,
+    quality_quantity,
+    table1_models,
+    train_models,
+)
 from .evaluation import METRIC_COLUMNS, evaluate_model, summarize
 from .spatial_stage import (
     ALPHAS,
@@ -21,20 +40,10 @@ from .training import ModelJob, run_config, train_many
 from .walkthrough import Walkthrough, spatial_choices, walkthrough
 
 __all__ = [
-    "ALPHAS",
-    "METRIC_COLUMNS",
-    "ModelJob",
-    "SpatialStage",
-    "Walkthrough",
-    "correlations",
-    "evaluate_model",
-    "pair_channel",
-    "pair_study",
-    "run_config",
-    "spatial_choices",
-    "spatial_mixture",
-    "spatial_stage",
-    "summarize",
-    "train_many",
-    "walkthrough",
+    "ALPHAS", "METRIC_COLUMNS", "Ensembles", "ModelJob", "SpatialStage", "Table1Model",
+    "Walkthrough", "alpha_sweep_table", "bootstrapped_model", "confidence_threshold",
+    "correlations", "ensemble_systems", "ensemble_table", "evaluate_model", "evaluate_models",
+    "mdc", "mdc_cosines", "pair_channel", "pair_study", "quality_quantity", "run_config",
+    "spatial_choices", "spatial_mixture", "spatial_stage", "summarize", "table1_models",
+    "train_many", "train_models", "walkthrough",
 ]

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..util.atomic import atomic_write_text
+
 __all__ = ["markdown_table", "write_table"]
 
 
@@ -69,11 +71,5 @@ def write_table(
     notes = list(notes)
     if notes:
         md += "\n" + "".join(f"- {line}\n" for line in notes)
-    out = []
-    for ext, text in (("csv", table.to_csv(index=index)), ("md", md)):
-        path = folder / f"{name}.{ext}"
-        tmp = folder / f".{name}.tmp.{ext}"
-        tmp.write_text(text)
-        os.replace(tmp, path)
-        out.append(path)
-    return out
+    return [atomic_write_text(folder / f"{name}.{ext}", text)
+            for ext, text in (("csv", table.to_csv(index=index)), ("md", md))]

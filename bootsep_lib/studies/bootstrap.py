@@ -1,7 +1,7 @@
-"""Table 1 of the bootstrapping paper: the alpha sweep (top half) and the ensembles (bottom).
+"""Table 1 of the bootstrapping paper as numbers: the alpha sweep (top) and the ensembles (bottom).
 
 Top half (notebook 04).  Deep clustering models that share architecture and initial weights
-(:func:`~bootsep_lib.experiments.training.run_config` takes both from the profile) are trained
+(:func:`~bootsep_lib.studies.training.run_config` takes both from the profile) are trained
 on the profile's training split with ground-truth labels (all mixtures, and a subset as large
 as the alpha = 1 model's effective training set) or with the spatial stage's pseudo labels
 weighted by ``w(alpha)`` for every alpha in :data:`ALPHAS`, then evaluated on channel 0 of
@@ -20,9 +20,11 @@ Bottom half (notebook 05).  The spatial algorithm (stereo), the bootstrapped alp
 confidence lies above the bottom quartile of the **validation** set's mean confidences, else
 the model).
 
-Every table is a DataFrame of means with bootstrap 95% CIs and the paper's numbers in adjacent
-``paper_*`` columns; the findings are text generated from these numbers by
-:func:`alpha_sweep_findings` and :func:`ensemble_findings`, so they say what this run shows.
+Here ``alpha`` is always the confidence exponent of ``w(alpha)``, and "bootstrapped" the paper's
+method (training on spatial estimates); the resampling behind the CIs is
+:mod:`bootsep_lib.eval.stats`.  Every table is a DataFrame of means with bootstrap 95% CIs and
+the paper's numbers (:mod:`bootsep_lib.report.published`) in adjacent ``paper_*`` columns; the
+findings and readable tables are written by :mod:`bootsep_lib.report.bootstrap`.
 """
 
 from __future__ import annotations
@@ -32,24 +34,24 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import metrics
-from ..config import PROFILES, Geometry, Profile
+from ..config import Profile
 from ..data.training_set import TrainingSet
+from ..eval.stats import bootstrap_ci
+from ..report.published import bootstrap_table1
 from ..studies.evaluation import evaluate_model, summarize
 from ..studies.spatial_stage import ALPHAS
 from ..studies.training import ModelJob, run_config, train_many
 from ..train import TrainResult
-from .paper import BOOTSTRAP_TABLE1, bootstrap_table1
 
 __all__ = [
     "GT_ALL",
     "GT_SUBSET",
     "MIXTURE",
     "SPATIAL",
+    "METRICS",
     "MIN_SUBSET_MIXTURES",
     "Table1Model",
     "Ensembles",
-    "Comparison",
     "spatial_name",
     "ensemble_name",
     "bootstrapped_model",
@@ -63,14 +65,9 @@ __all__ = [
     "confidence_threshold",
     "ensemble_systems",
     "ensemble_table",
-    "compare",
-    "alpha_sweep_findings",
-    "ensemble_findings",
-    "setting_text",
-    "format_table",
 ]
 
-#: Row names, as in :data:`~bootsep_lib.experiments.paper.BOOTSTRAP_TABLE1`.
+#: Row names, as in :data:`~bootsep_lib.report.published.BOOTSTRAP_TABLE1`.
 GT_ALL = "DC w/ ground truth (all)"
 GT_SUBSET = "DC w/ ground truth (subset)"
 SPATIAL = "Spatial algorithm"
@@ -81,9 +78,6 @@ MIN_SUBSET_MIXTURES = 8
 
 #: Metrics of Table 1 (per-mixture means over sources).
 METRICS = ("si_sdr", "si_sir", "si_sar")
-
-_VOICES = {"espeak": "synthetic eSpeak NG voices", "flite": "synthetic flite voices",
-           "kokoro": "synthetic Kokoro voices"}
 
 
 def spatial_name(alpha: float) -> str:
@@ -277,7 +271,7 @@ def alpha_sweep_table(
         summary.loc[m.name, ["quality", "quantity"]] = model_quality_quantity(m, train_table)
         summary.loc[m.name, "alpha"] = m.alpha if m.targets == "spatial" else np.nan
     mix = evaluations[models[0].name]["si_sdr_mix"].to_numpy()
-    mean, low, high = metrics.bootstrap_ci(mix, n_boot=n_boot, seed=seed)
+    mean, low, high = bootstrap_ci(mix, n_boot=n_boot, seed=seed)
     summary.loc[MIXTURE, ["si_sdr", "si_sdr_low", "si_sdr_high", "n"]] = [mean, low, high, len(mix)]
     summary["n"] = summary["n"].astype(int)
     return _with_paper(summary)
@@ -399,271 +393,3 @@ def ensemble_table(ensembles: Ensembles, *, n_boot: int = 10_000, seed: int = 0)
         share[ensemble_name(kind, ensembles.alpha)] = float(ensembles.per_mixture[col].mean())
     summary["spatial_share"] = pd.Series(share)
     return _with_paper(summary)
-
-
-# -- findings -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Comparison:
-    """Paired comparison of two systems on the same mixtures (mean difference ``a - b``).
-
-    ``verdict`` is ``"holds"`` when the 95% CI excludes 0 on the side the paper reports,
-    ``"reversed"`` when it excludes 0 on the other side, ``"inconclusive"`` otherwise; with
-    ``expect="similar"`` (the paper reports the two on par) it is ``"holds"`` when the CI
-    includes 0 and ``"differs"`` otherwise.
-    """
-
-    a: str
-    b: str
-    mean: float
-    low: float
-    high: float
-    paper: float | None
-    expect: str
-    verdict: str
-
-    def sentence(self) -> str:
-        """One markdown bullet describing the comparison."""
-        paper = "" if self.paper is None else f" (paper: {self.paper:+.1f} dB)"
-        head = (f"- **{self.a} vs {self.b}**{paper}: {self.mean:+.2f} dB "
-                f"[{self.low:+.2f}, {self.high:+.2f}]")
-        if self.expect == "similar":
-            tail = {"holds": "on par as in the paper (the 95% CI includes 0).",
-                    "differs": "not on par, unlike the paper (the 95% CI excludes 0)."}
-        else:
-            side = "above" if self.expect == "greater" else "below"
-            other = "below" if self.expect == "greater" else "above"
-            tail = {
-                "holds": f"the paper's ordering holds (the 95% CI lies {side} 0).",
-                "reversed": f"the paper's ordering is reversed (the 95% CI lies {other} 0).",
-                "inconclusive": "inconclusive: the 95% CI includes 0.",
-            }
-        return f"{head} — {tail[self.verdict]}"
-
-
-def _paper_value(name: str, metric: str = "si_sdr") -> float | None:
-    row = BOOTSTRAP_TABLE1.get(name)
-    if row is None:
-        return None
-    return row[2 + METRICS.index(metric)]
-
-
-def compare(
-    a: str,
-    b: str,
-    scores: dict[str, pd.DataFrame],
-    *,
-    metric: str = "si_sdr",
-    expect: str | None = None,
-    n_boot: int = 10_000,
-    seed: int = 0,
-) -> Comparison:
-    """Paired bootstrap comparison of systems ``a`` and ``b`` against the paper's ordering.
-
-    Parameters
-    ----------
-    a, b : str
-        System names: keys of ``scores`` and, for the paper's side, of
-        :data:`~bootsep_lib.experiments.paper.BOOTSTRAP_TABLE1`.
-    scores : dict of name -> per-mixture DataFrame (``id`` and ``metric``)
-    metric : str
-    expect : {"greater", "less", "similar"}, optional
-        What the paper reports for ``a`` relative to ``b``; default: the sign of the paper's
-        difference.
-    n_boot, seed
-        Of :func:`~bootsep_lib.metrics.paired_difference_ci`.
-    """
-    joined = scores[a][["id", metric]].merge(scores[b][["id", metric]], on="id",
-                                             suffixes=("_a", "_b"), validate="one_to_one")
-    if len(joined) != len(scores[a]) or len(joined) != len(scores[b]):
-        raise ValueError(f"{a!r} and {b!r} were scored on different mixtures")
-    mean, low, high = metrics.paired_difference_ci(
-        joined[f"{metric}_a"], joined[f"{metric}_b"], n_boot=n_boot, seed=seed)
-    pa, pb = _paper_value(a, metric), _paper_value(b, metric)
-    paper = None if pa is None or pb is None else pa - pb
-    if expect is None:
-        if paper is None or paper == 0:
-            raise ValueError(f"the paper gives no ordering of {a!r} and {b!r}: pass expect")
-        expect = "greater" if paper > 0 else "less"
-    if expect == "similar":
-        verdict = "holds" if low <= 0 <= high else "differs"
-    elif expect in ("greater", "less"):
-        above, below = low > 0, high < 0
-        if not (above or below):
-            verdict = "inconclusive"
-        else:
-            verdict = "holds" if above == (expect == "greater") else "reversed"
-    else:
-        raise ValueError(f"expect must be 'greater', 'less' or 'similar', got {expect!r}")
-    return Comparison(a, b, mean, low, high, paper, expect, verdict)
-
-
-def _mixture_scores(evaluation: pd.DataFrame) -> pd.DataFrame:
-    """The unprocessed mixture as a "system": its SI-SDR per mixture."""
-    return pd.DataFrame({"id": evaluation["id"], "si_sdr": evaluation["si_sdr_mix"]})
-
-
-def _trend(values: np.ndarray, paper: np.ndarray, what: str, direction: str) -> str:
-    """One bullet: does ``values`` move strictly in ``direction`` along alpha?"""
-    steps = np.diff(values)
-    ok = bool(np.all(steps > 0)) if direction == "rises" else bool(np.all(steps < 0))
-    ours = " → ".join(f"{v:.3f}" for v in values)
-    theirs = " → ".join(f"{v:.3f}" for v in paper)
-    verb = direction if ok else f"does not strictly {direction[:-1]}"
-    agree = "as in the paper" if ok else "unlike the paper"
-    return (f"- **{what} {verb} with α**, {agree}: {ours} (paper: {theirs}); totals over the "
-            "training set, without sampling error.")
-
-
-def alpha_sweep_findings(
-    table: pd.DataFrame,
-    evaluations: dict[str, pd.DataFrame],
-    profile: Profile,
-    *,
-    n_train: int,
-    n_boot: int = 10_000,
-    seed: int = 0,
-) -> str:
-    """Markdown findings of the alpha sweep, generated from the numbers.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        :func:`alpha_sweep_table`'s output.
-    evaluations : dict of name -> per-mixture DataFrame
-        The per-mixture scores behind it (paired comparisons need them).
-    profile : Profile
-        For the sentence on the setting.
-    n_train : int
-        Training mixtures of the ground-truth (all) model.
-    n_boot, seed
-        Of the paired bootstrap CIs.
-    """
-    scores = dict(evaluations)
-    first = next(iter(evaluations.values()))
-    scores[MIXTURE] = _mixture_scores(first)
-    alphas = table["alpha"].dropna().sort_values()
-    names = list(alphas.index)
-    kw = {"n_boot": n_boot, "seed": seed}
-    lines = ["### Findings (generated from the table above)", ""]
-    pairs = [(spatial_name(1.0), spatial_name(0.0), None),
-             (spatial_name(2.0), spatial_name(1.0), None),
-             (GT_ALL, spatial_name(1.0), None),
-             (GT_SUBSET, spatial_name(1.0), "similar")]
-    for a, b, expect in pairs:
-        if a in scores and b in scores:
-            lines.append(compare(a, b, scores, expect=expect, **kw).sentence())
-    rows = table.loc[names]
-    if len(rows) > 1:
-        lines.append(_trend(rows["quality"].to_numpy(), rows["paper_quality"].to_numpy(),
-                            "Quality", "rises"))
-        lines.append(_trend(rows["quantity"].to_numpy(), rows["paper_quantity"].to_numpy(),
-                            "Quantity", "falls"))
-    beats = [compare(name, MIXTURE, scores, expect="greater", **kw) for name in names]
-    losers = [c for c in beats if c.verdict != "holds"]
-    if not losers:
-        lines.append("- **Every bootstrapped model beats the unprocessed mixture** with the 95% "
-                     "CI of its paired SI-SDR improvement above 0.")
-    else:
-        listed = "; ".join(f"{c.a}: {c.mean:+.2f} dB [{c.low:+.2f}, {c.high:+.2f}]"
-                           for c in losers)
-        which = "No" if len(losers) == len(beats) else "Not every"
-        lines.append(f"- **{which} bootstrapped model beats the unprocessed mixture** with the "
-                     f"95% CI of its paired SI-SDR improvement above 0: {listed}.")
-    lines += ["", setting_text(profile, n_train=n_train, n_test=len(first))]
-    return "\n".join(lines)
-
-
-def ensemble_findings(
-    ensembles: Ensembles,
-    profile: Profile,
-    *,
-    n_train: int,
-    n_boot: int = 10_000,
-    seed: int = 0,
-) -> str:
-    """Markdown findings of the ensembles, generated from the per-mixture scores.
-
-    Parameters
-    ----------
-    ensembles : Ensembles
-    profile : Profile
-        For the sentence on the setting.
-    n_train : int
-        Training mixtures of the bootstrapped model.
-    n_boot, seed
-        Of the paired bootstrap CIs.
-    """
-    alpha = ensembles.alpha
-    model = spatial_name(alpha)
-    conf, oracle, rand = (ensemble_name(k, alpha) for k in ("conf.", "oracle", "random"))
-    kw = {"n_boot": n_boot, "seed": seed}
-    pm = ensembles.per_mixture
-    n = len(pm)
-    lines = ["### Findings (generated from the table above)", ""]
-    for a, b in ((conf, SPATIAL), (conf, model), (conf, rand), (rand, SPATIAL),
-                 (oracle, conf), (SPATIAL, model)):
-        lines.append(compare(a, b, ensembles.systems, **kw).sentence())
-    lines.append(
-        f"- The confidence rule (threshold {ensembles.threshold:.3g}, the bottom quartile of the "
-        f"validation set's mean confidences) kept the spatial output for "
-        f"{int(pm['conf_spatial'].sum())} of {n} test mixtures "
-        f"({pm['conf_spatial'].mean():.0%}); the oracle would keep it for "
-        f"{pm['oracle_spatial'].mean():.0%}.")
-    lines += ["", setting_text(profile, n_train=n_train, n_test=n)]
-    return "\n".join(lines)
-
-
-def setting_text(profile: Profile, *, n_train: int, n_test: int) -> str:
-    """A sentence on how this run's setting differs from the paper's (read from the profile)."""
-    paper = PROFILES["paper"]
-    m, t = profile.model, profile.train
-    pm, pt = paper.model, paper.train
-    voices = _VOICES.get(profile.data.engine, f"{profile.data.engine} voices")
-    radius = profile.data.geometry.array_radius
-    recipe = Geometry().array_radius
-    return (
-        f"**Setting, not the paper's:** profile `{profile.name}` uses {voices} instead of WSJ0 "
-        f"read speech; {n_train:,} training and {n_test:,} test mixtures instead of "
-        f"{paper.data.n_train:,} and {paper.data.n_test:,}; a {m.layers}×{m.units} BLSTM with "
-        f"D = {m.embedding_dim} instead of {pm.layers}×{pm.units} with D = {pm.embedding_dim}; "
-        f"at most {t.epochs} epochs of batch {t.batch_size} × {t.crop_frames} frames instead of "
-        f"{pt.epochs} epochs of batch {pt.batch_size} × {pt.crop_frames}; and arrays of radius "
-        f"{100 * radius[0]:g}–{100 * radius[1]:g} cm instead of the recipe's "
-        f"{100 * recipe[0]:g}–{100 * recipe[1]:g} cm.  One seed per model: differences "
-        "between models also hold seed noise, which these CIs (over test mixtures) do not cover."
-    )
-
-
-# -- tables on disk -----------------------------------------------------------------------------
-_LABELS = {"quality": "Quality", "quantity": "Quantity", "si_sdr": "SI-SDR", "si_sir": "SI-SIR",
-           "si_sar": "SI-SAR"}
-
-
-def _number(value: float, digits: int) -> str:
-    return "–" if pd.isna(value) else f"{value:.{digits}f}"
-
-
-def format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """Table 1 as strings: ``mean [low, high]`` cells beside the paper's values.
-
-    Quality and Quantity get three decimals (as in the paper), metrics ``digits``; missing
-    values read "–".
-    """
-    out = pd.DataFrame(index=table.index)
-    if "spatial_share" in table:
-        out["Spatial share"] = [_number(100 * v, 0) + ("%" if pd.notna(v) else "")
-                                for v in table["spatial_share"]]
-    for col, label in _LABELS.items():
-        if col not in table:
-            continue
-        d = 3 if col in ("quality", "quantity") else digits
-        if f"{col}_low" in table:
-            out[f"{label} [95% CI]"] = [
-                "–" if pd.isna(v) else f"{v:.{d}f} [{lo:.{d}f}, {hi:.{d}f}]"
-                for v, lo, hi in zip(table[col], table[f"{col}_low"], table[f"{col}_high"],
-                                     strict=True)]
-        else:
-            out[label] = [_number(v, d) for v in table[col]]
-        out[f"{label} (paper)"] = [_number(v, 3 if d == 3 else 1) for v in table[f"paper_{col}"]]
-    out["n"] = table["n"].astype(str)
-    return out
