@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import metrics
 from ..config import PROFILES, Geometry, Profile
+from ..eval import bootstrap_ci, paired_difference_ci
 from ..train import TrainResult
 from .evaluation import evaluate_model, summarize
 from .paper import BOOTSTRAP_TABLE1, bootstrap_table1
@@ -276,7 +276,7 @@ def alpha_sweep_table(
         summary.loc[m.name, ["quality", "quantity"]] = model_quality_quantity(m, train_table)
         summary.loc[m.name, "alpha"] = m.alpha if m.targets == "spatial" else np.nan
     mix = evaluations[models[0].name]["si_sdr_mix"].to_numpy()
-    mean, low, high = metrics.bootstrap_ci(mix, n_boot=n_boot, seed=seed)
+    mean, low, high = bootstrap_ci(mix, n_boot=n_boot, seed=seed)
     summary.loc[MIXTURE, ["si_sdr", "si_sdr_low", "si_sdr_high", "n"]] = [mean, low, high, len(mix)]
     summary["n"] = summary["n"].astype(int)
     return _with_paper(summary)
@@ -469,13 +469,13 @@ def compare(
         What the paper reports for ``a`` relative to ``b``; default: the sign of the paper's
         difference.
     n_boot, seed
-        Of :func:`~bootsep_lib.metrics.paired_difference_ci`.
+        Of :func:`~bootsep_lib.eval.paired_difference_ci`.
     """
     joined = scores[a][["id", metric]].merge(scores[b][["id", metric]], on="id",
                                              suffixes=("_a", "_b"), validate="one_to_one")
     if len(joined) != len(scores[a]) or len(joined) != len(scores[b]):
         raise ValueError(f"{a!r} and {b!r} were scored on different mixtures")
-    mean, low, high = metrics.paired_difference_ci(
+    mean, low, high = paired_difference_ci(
         joined[f"{metric}_a"], joined[f"{metric}_b"], n_boot=n_boot, seed=seed)
     pa, pb = _paper_value(a, metric), _paper_value(b, metric)
     paper = None if pa is None or pb is None else pa - pb

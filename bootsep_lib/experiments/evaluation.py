@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .. import metrics, paths
+from .. import paths
 from ..config import Profile, config_hash
+from ..eval import bootstrap_ci, evaluate_mixture
 from ..separate import separate
 from ..train import load_model
 from ..util.threads import worker_pool
@@ -40,8 +41,8 @@ def _eval_worker(args: tuple) -> list[dict]:
         est = separate(model, mix, subset.sample_rate, n_sources=subset.n_speakers, head=head,
                        window_ms=profile.spatial.window_ms, hop_ms=profile.spatial.hop_ms,
                        seed=profile.train.seed)
-        scores = metrics.evaluate_mixture(est, refs, mix, subset.sample_rate, stoi=stoi, bss=bss,
-                                          mixture_baselines=baselines)
+        scores = evaluate_mixture(est, refs, mix, subset.sample_rate, stoi=stoi, bss=bss,
+                                  mixture_baselines=baselines)
         row = {"id": item["id"]}
         for key, value in scores.items():
             if key.endswith("perm"):
@@ -88,7 +89,7 @@ def evaluate_model(
     -------
     pandas.DataFrame
         One row per mixture: ``id`` and the means over sources of
-        :func:`bootsep_lib.metrics.evaluate_mixture`'s outputs.
+        :func:`bootsep_lib.eval.evaluate_mixture`'s outputs.
     """
     subset = subset or default_subset(profile)
     run_dir = Path(run_dir)
@@ -148,7 +149,7 @@ def summarize(
     for name, table in tables.items():
         row: dict[str, float] = {"n": len(table)}
         for col in columns:
-            mean, low, high = metrics.bootstrap_ci(table[col].to_numpy(), n_boot=n_boot, seed=seed)
+            mean, low, high = bootstrap_ci(table[col].to_numpy(), n_boot=n_boot, seed=seed)
             row.update({col: mean, f"{col}_low": low, f"{col}_high": high})
         out[name] = row
     return pd.DataFrame.from_dict(out, orient="index")

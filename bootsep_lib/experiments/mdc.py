@@ -36,8 +36,9 @@ import pandas as pd
 from torch.utils.data import Subset as ItemSubset
 from tqdm.auto import tqdm
 
-from .. import dsp, metrics, targets
+from .. import dsp, targets
 from ..config import Profile
+from ..eval import bootstrap_ci, paired_difference_ci
 from ..separate import embed
 from ..train import load_model, train_model
 from .evaluation import evaluate_model
@@ -507,8 +508,8 @@ def _paired(a: pd.DataFrame, b: pd.DataFrame, column: str, n_boot: int, seed: in
     merged = a[["id", column]].merge(b[["id", column]], on="id", suffixes=("_a", "_b"))
     if merged.empty:
         raise ValueError("the two score tables share no mixture id")
-    return metrics.paired_difference_ci(merged[f"{column}_a"], merged[f"{column}_b"],
-                                        n_boot=n_boot, seed=seed)
+    return paired_difference_ci(merged[f"{column}_a"], merged[f"{column}_b"],
+                                n_boot=n_boot, seed=seed)
 
 
 def mdc_table(
@@ -539,8 +540,8 @@ def mdc_table(
             row: dict[str, float | int | str] = {"n_speakers": n, "sample_rate": rate,
                                                  "metric": metric, "n": len(dc)}
             for name, table in (("dc", dc), ("mdc", mdc)):
-                mean, low, high = metrics.bootstrap_ci(table[metric].to_numpy(), n_boot=n_boot,
-                                                       seed=seed)
+                mean, low, high = bootstrap_ci(table[metric].to_numpy(), n_boot=n_boot,
+                                               seed=seed)
                 row.update({name: mean, f"{name}_low": low, f"{name}_high": high})
             row["diff"], row["diff_low"], row["diff_high"] = _paired(mdc, dc, metric, n_boot,
                                                                      seed)
@@ -569,8 +570,8 @@ def chimera_table(
     for m in models:
         if m.study != "chimera":
             continue
-        mean, low, high = metrics.bootstrap_ci(scores[m.name][metric].to_numpy(), n_boot=n_boot,
-                                               seed=seed)
+        mean, low, high = bootstrap_ci(scores[m.name][metric].to_numpy(), n_boot=n_boot,
+                                       seed=seed)
         rows.append({"system": m.loss, "alpha": m.alpha, "head": m.head,
                      "run_id": m.job.run.run_id, metric: mean, f"{metric}_low": low,
                      f"{metric}_high": high, "n": len(scores[m.name])})
@@ -598,7 +599,7 @@ def bootstrap_comparison(
     rows = {}
     for loss in ("dc", "mdc"):
         values = by_loss[loss][metric].to_numpy()
-        rows[loss] = (*metrics.bootstrap_ci(values, n_boot=n_boot, seed=seed), len(values))
+        rows[loss] = (*bootstrap_ci(values, n_boot=n_boot, seed=seed), len(values))
     diff = _paired(by_loss["mdc"], by_loss["dc"], metric, n_boot, seed)
     rows["mdc - dc"] = (*diff, len(by_loss["dc"]))
     return pd.DataFrame.from_dict(rows, orient="index", columns=["mean", "low", "high", "n"])

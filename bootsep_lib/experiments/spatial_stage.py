@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .. import confidence, dsp, metrics, paths, spatial, targets
+from .. import confidence, dsp, paths, spatial, targets
 from ..config import Profile, SpatialConfig, config_hash
 from ..datasets import MixtureDataset, split_status
+from ..eval import bootstrap_ci, evaluate_mixture, label_accuracy, partition_quality
 from ..util.threads import worker_pool
 
 __all__ = [
@@ -147,7 +148,7 @@ def spatial_mixture(
     masked = spatial.apply_masks(result.masks.astype(spec.real.dtype), spec[0])
     estimates = dsp.istft(masked, sample_rate, mix.shape[-1], cfg.window_ms, cfg.hop_ms)
     refs = sources[:, ref]
-    scores = metrics.evaluate_mixture(estimates, refs, mix[ref], sample_rate)
+    scores = evaluate_mixture(estimates, refs, mix[ref], sample_rate)
     src_spec = dsp.stft(refs, sample_rate, cfg.window_ms, cfg.hop_ms)
     truth = targets.ground_truth_labels(src_spec)
     magnitude = np.abs(spec[0])
@@ -156,7 +157,7 @@ def spatial_mixture(
         w = targets.bootstrap_weights(magnitude, terms.cl, terms.jsd, terms.post, alpha)
         per_alpha[f"wsum_{alpha:g}"] = float(w.sum())
         per_alpha[f"quality_{alpha:g}"] = (
-            metrics.partition_quality(truth, result.labels, w) if w.sum() > 0 else 0.0
+            partition_quality(truth, result.labels, w) if w.sum() > 0 else 0.0
         )
     row = {
         "pair": int(pair[1]),
@@ -168,7 +169,7 @@ def spatial_mixture(
         "conf_jsd": terms.jsd,
         "conf_post": float(terms.post.mean()),
         "confidence": terms.mean(1.0),
-        "label_accuracy": metrics.label_accuracy(truth, result.labels, magnitude, cfg.n_sources),
+        "label_accuracy": label_accuracy(truth, result.labels, magnitude, cfg.n_sources),
         "fit_fraction": float(result.fit_bins.mean()),
         "degenerate": bool(result.degenerate),
         **per_alpha,
@@ -414,7 +415,7 @@ class Walkthrough:
     mixture : np.ndarray, shape (channels, samples)
         All channels read (at least the pair).
     scores : dict of np.ndarray
-        :func:`bootsep_lib.metrics.evaluate_mixture` of the estimates.
+        :func:`bootsep_lib.eval.evaluate_mixture` of the estimates.
     metadata : dict
         The mixture's metadata row (empty for foreign data).
     """
@@ -456,7 +457,7 @@ def walkthrough(profile: Profile, index: int = 0, split: str = "tt",
     masked = spatial.apply_masks(result.masks.astype(spec.real.dtype), spec[0])
     estimates = dsp.istft(masked, subset.sample_rate, mix.shape[-1], cfg.window_ms,
                             cfg.hop_ms)
-    scores = metrics.evaluate_mixture(estimates, refs, mix[pair[0]], subset.sample_rate)
+    scores = evaluate_mixture(estimates, refs, mix[pair[0]], subset.sample_rate)
     meta = {}
     if split_status(ds.folder) != "foreign":
         meta = ds.load_metadata().set_index("id").loc[item["id"]].to_dict()
@@ -508,7 +509,7 @@ def spatial_choices(
         for ipd_name, normalise in (("paper text", False), ("authors' code: / (omega+1)", True)):
             variant = get_profile(base, spatial={"freq_normalize": normalise})
             t = spatial_stage(variant, "tt", jobs=jobs, limit=n, progress=progress).table
-            mean, low, high = metrics.bootstrap_ci(t["si_sdr"].to_numpy())
+            mean, low, high = bootstrap_ci(t["si_sdr"].to_numpy())
             r = pearsonr(t["confidence"], t["si_sdr"]) if len(t) > 2 else (np.nan, np.nan)
             rows.append({
                 "geometry": label, "ipd": ipd_name, "si_sdr": mean, "si_sdr_low": low,
