@@ -1,6 +1,6 @@
 """Batched Gram-matrix SI-BSS-eval versus a naive per-mixture ``lstsq`` loop.
 
-Times :func:`bootsep_lib.metrics.si_bss_eval` (SI-SDR, SI-SIR, SI-SAR and the best of the 2
+Times :func:`bootsep_lib.eval.si_bss_eval` (SI-SDR, SI-SIR, SI-SAR and the best of the 2
 permutations) on a test-set-sized workload: ``--mixtures`` (default 3,000, as wsj0-2mix tt)
 two-source 4-s signals at 8 kHz (32,000 samples), float32.  Signals are generated and scored
 ``--chunk`` mixtures at a time (3,000 x 2 x 32,000 float32 = 768 MB per array otherwise);
@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from bootsep_lib.metrics import si_bss_eval
+from bootsep_lib.eval import si_bss_eval
 
 N_SOURCES = 2
 N_SAMPLES = 4 * 8000

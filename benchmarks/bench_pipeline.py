@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from bootsep_lib import metrics
+from bootsep_lib.eval import evaluate_mixture
 from bootsep_lib.util.threads import worker_pool
 
 RATE, SECONDS, SOURCES = 16000, 4.0, 3
@@ -38,7 +38,7 @@ def _mixture(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _evaluate(seed: int) -> float:
     est, refs, mix = _mixture(seed)
-    return float(metrics.evaluate_mixture(est, refs, mix, RATE, bss=True, stoi=True)["sdr"].mean())
+    return float(evaluate_mixture(est, refs, mix, RATE, bss=True, stoi=True)["sdr"].mean())
 
 
 def bench_workers(n_mixtures: int, jobs: int = 2) -> dict[str, float]:

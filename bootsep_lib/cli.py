@@ -76,10 +76,8 @@ def _unit_float(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bootsep", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_make_data(sub: argparse._SubParsersAction) -> None:
+    """``bootsep make-data``: synthesize and spatialize the corpus."""
     p = sub.add_parser("make-data", help="synthesize and spatialize the embedded corpus")
     _add_profile(p)
     p.add_argument("--root", type=Path, default=None,
@@ -91,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default=None, help="speech engine (espeak, kokoro, flite)")
     p.add_argument("--jobs", type=int, default=_jobs_default())
 
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    """``bootsep train``: one model on the profile's main subset (choices as the trainer's)."""
     p = sub.add_parser(
         "train", help="train (or fetch from the cache) one model on the profile's main subset",
         description="Train one deep clustering / M-DC / Chimera model on the tr split of the "
@@ -118,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="torch CPU threads (default: torch's choice)")
 
+
+def _add_separate(sub: argparse._SubParsersAction) -> None:
+    """``bootsep separate``: a WAV file through a trained model."""
     p = sub.add_parser("separate", help="separate a WAV file with a trained model",
                        description="Separate channel 1 of IN.wav into OUT/<stem>_s1.wav, ...")
     p.add_argument("input", type=Path, metavar="IN.wav", help="mono or multichannel audio")
@@ -128,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dc: K-means on the embeddings; mi: Chimera's mask head (default: dc)")
     p.add_argument("--device", choices=DEVICE_CHOICES, default=None)
 
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    """``bootsep evaluate``: mean scores and bootstrap CIs of a model on a split."""
     p = sub.add_parser("evaluate", help="score a trained model on a split (mean and 95%% CI)",
                        description="Separate channel 0 of every mixture of a split of the "
                        "profile's first subset and print mean scores with bootstrap 95%% CIs.")
@@ -140,20 +147,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stoi", action="store_true", help="also STOI")
     p.add_argument("--jobs", type=_positive_int, default=_jobs_default())
 
+
+def _add_run_all(sub: argparse._SubParsersAction) -> None:
+    """``bootsep run-all``: data if missing, then every notebook."""
     p = sub.add_parser("run-all", help="data if missing, then every notebook via papermill")
     _add_profile(p)
     p.add_argument("--jobs", type=int, default=_jobs_default())
     p.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 04")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``bootsep`` parser: one subparser per command of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(prog="bootsep", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_make_data, _add_train, _add_separate, _add_evaluate, _add_run_all):
+        add(sub)
     return parser
 
 
-def _make_data(args: argparse.Namespace) -> int:
-    from . import make_data
-
-    profile = get_profile(args.profile)
-    data = profile.data
+def _selected_subsets(listed, args: argparse.Namespace) -> tuple[tuple, ...]:
+    """The profile's ``(speakers, condition, rate)`` subsets that match the filter options, or
+    exactly the one asked for when the profile lists none that match."""
     subsets = [
-        s for s in data.subsets
+        s for s in listed
         if (args.speakers is None or s[0] == args.speakers)
         and (args.condition is None or s[1] == args.condition)
         and (args.rate is None or s[2] == args.rate)
@@ -161,7 +177,14 @@ def _make_data(args: argparse.Namespace) -> int:
     if not subsets:
         # Asked for a subset the profile does not list: build exactly that one.
         subsets = [(args.speakers or 2, args.condition or "anechoic", args.rate or 8000)]
-    overrides = {"subsets": tuple(subsets)}
+    return tuple(subsets)
+
+
+def _make_data(args: argparse.Namespace) -> int:
+    from . import make_data
+
+    profile = get_profile(args.profile)
+    overrides = {"subsets": _selected_subsets(profile.data.subsets, args)}
     if args.engine:
         overrides["engine"] = args.engine
     data = get_profile(profile, data=overrides).data
@@ -245,16 +268,34 @@ def _training_sets(
     return train_set, valid_set
 
 
+def _check_train_args(args: argparse.Namespace) -> None:
+    """Raise :class:`UsageError` for option combinations ``train`` cannot honour."""
+    import torch
+
+    if args.chimera_alpha is not None and args.loss not in ("chimera", "mchimera"):
+        raise UsageError("--chimera-alpha applies to the Chimera losses only (--loss chimera)")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is visible to torch")
+
+
+def _print_training(result) -> None:
+    """What rank 0 prints after training: run folder, cache hit, epochs, throughput."""
+    history = result.history
+    best = history["valid_loss"].min() if len(history) else float("nan")
+    print(f"run dir: {result.run_dir}")
+    print(f"cached: {'yes (nothing trained)' if result.cached else 'no'}")
+    print(f"epochs: {len(history)}, best validation loss: {best:.4f}")
+    print(f"frames/s: {result.frames_per_second:,.0f}"
+          + (" (logged mean of the original run)" if result.cached else ""))
+
+
 def _train(args: argparse.Namespace) -> int:
     import torch
 
     from .studies import run_config
     from .train import train_model
 
-    if args.chimera_alpha is not None and args.loss not in ("chimera", "mchimera"):
-        raise UsageError("--chimera-alpha applies to the Chimera losses only (--loss chimera)")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is visible to torch")
+    _check_train_args(args)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     profile = get_profile(args.profile)
@@ -285,13 +326,7 @@ def _train(args: argparse.Namespace) -> int:
 
             dist.destroy_process_group()
     if rank == 0:
-        history = result.history
-        best = history["valid_loss"].min() if len(history) else float("nan")
-        print(f"run dir: {result.run_dir}")
-        print(f"cached: {'yes (nothing trained)' if result.cached else 'no'}")
-        print(f"epochs: {len(history)}, best validation loss: {best:.4f}")
-        print(f"frames/s: {result.frames_per_second:,.0f}"
-              + (" (logged mean of the original run)" if result.cached else ""))
+        _print_training(result)
     return 0
 
 
@@ -331,13 +366,16 @@ def _check_run_fits(run: RunConfig, profile: Profile, subset: Subset, head: str)
 
 def _format_summary(summary: pd.DataFrame, columns: tuple[str, ...]) -> str:
     """One line per metric: ``name  mean [low, high]`` (dB except STOI)."""
+    from .eval import format_ci
+
     lines = []
     for name, row in summary.iterrows():
         lines.append(f"{name} ({int(row['n'])} mixtures): mean [95% bootstrap CI]")
         for col in columns:
             unit = "" if col.startswith("stoi") else " dB"
-            lines.append(f"  {col:<10} {row[col]:7.2f}{unit:<3} "
-                         f"[{row[f'{col}_low']:.2f}, {row[f'{col}_high']:.2f}]")
+            mean, interval = format_ci(row[col], row[f"{col}_low"], row[f"{col}_high"]).split(
+                " ", 1)
+            lines.append(f"  {col:<10} {mean:>7}{unit:<3} {interval}")
     return "\n".join(lines)
 
 

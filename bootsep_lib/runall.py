@@ -22,18 +22,9 @@ from pathlib import Path
 
 from . import paths
 from .config import Profile
+from .util import atomic_write_text
 
-__all__ = ["EXPECTED_NOTEBOOKS", "NotebookRun", "find_notebooks", "run_notebooks", "write_manifest"]
-
-#: The notebooks the project promises, by number (a missing one is reported, not fatal).
-EXPECTED_NOTEBOOKS = {
-    "01": "spatial clustering walkthrough",
-    "02": "confidence vs SDR (Fig. 2)",
-    "03": "training on GPU",
-    "04": "alpha sweep (Table 1, top)",
-    "05": "ensembles (Table 1, bottom; Fig. 3)",
-    "06": "manifold-aware deep clustering",
-}
+__all__ = ["NotebookRun", "find_notebooks", "run_notebooks", "write_manifest"]
 
 
 @dataclass
@@ -82,11 +73,8 @@ def _update_manifest(figures: Path, change) -> Path:
     path = figures / "manifest.json"
     manifest = json.loads(path.read_text()) if path.exists() else {"notebooks": {}}
     change(manifest)
-    figures.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n",
+                             fsync=True)
 
 
 def write_manifest(figures: Path, profile: Profile, runs: list[NotebookRun]) -> Path:
@@ -156,30 +144,16 @@ def run_notebooks(
     output_dir.mkdir(parents=True, exist_ok=True)
     figures.mkdir(parents=True, exist_ok=True)
 
-    notebooks = find_notebooks(notebooks_dir, only)
-    present = {p.name[:2] for p in find_notebooks(notebooks_dir)}
-    missing = [f"{n} ({what})" for n, what in EXPECTED_NOTEBOOKS.items() if n not in present]
-    if missing and not only:
-        log("not written yet, skipped: " + "; ".join(missing))
-
+    parameters = {"profile": profile.name, "jobs": int(jobs), "figures_dir": str(figures)}
     runs: list[NotebookRun] = []
-    for nb in notebooks:
+    for nb in find_notebooks(notebooks_dir, only):
         out = output_dir / nb.name
         log(f"running {nb.name} (profile {profile.name}) -> {out}")
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(
-                str(nb),
-                str(out),
-                parameters={
-                    "profile": profile.name,
-                    "jobs": int(jobs),
-                    "figures_dir": str(figures),
-                },
-                kernel_name="python3",
-                cwd=str(notebooks_dir),
-                progress_bar=False,
-            )
+            papermill.execute_notebook(str(nb), str(out), parameters=parameters,
+                                       kernel_name="python3", cwd=str(notebooks_dir),
+                                       progress_bar=False)
         except Exception as exc:  # papermill raises PapermillExecutionError with the cell
             seconds = time.perf_counter() - start
             runs.append(NotebookRun(nb.name[:2], nb, out, seconds, ok=False))

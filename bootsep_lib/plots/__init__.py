@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from ..util import atomic_write
+
 __all__ = ["CMAP", "use_style", "save"]
 
 CMAP = "magma"
@@ -28,12 +30,6 @@ def use_style() -> None:
 def save(fig: Figure, folder: str | os.PathLike, name: str, formats=("png", "pdf")) -> list[Path]:
     """Write ``fig`` as ``folder/name.{png,pdf}`` atomically; returns the paths."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for ext in formats:
-        path = folder / f"{name}.{ext}"
-        tmp = folder / f".{name}.tmp.{ext}"
-        fig.savefig(tmp, format=ext)
-        os.replace(tmp, path)
-        out.append(path)
-    return out
+    return [atomic_write(folder / f"{name}.{ext}",
+                         lambda tmp, ext=ext: fig.savefig(tmp, format=ext))
+            for ext in formats]

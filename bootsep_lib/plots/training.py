@@ -144,7 +144,7 @@ def separation_example(
     mixture : np.ndarray, shape (samples,)
     estimates, references : np.ndarray, shape (n_sources, samples)
         Estimates in reference order (reorder them with the ``perm`` of
-        :func:`bootsep_lib.metrics.evaluate_mixture`).
+        :func:`bootsep_lib.eval.evaluate_mixture`).
     sample_rate : int
     scores : np.ndarray, shape (n_sources,), optional
         SI-SDR of each estimate (dB), shown in its title.

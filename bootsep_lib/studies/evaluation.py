@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import metrics
 from ..config import Profile, config_hash
 from ..data.subsets import Subset, default_subset, open_split
+from ..eval import evaluate_mixture
 from ..eval.stats import bootstrap_ci
 from ..separate import separate
 from ..train import load_model
@@ -41,7 +41,7 @@ def _eval_worker(args: tuple) -> list[dict]:
         est = separate(model, mix, subset.sample_rate, n_sources=subset.n_speakers, head=head,
                        window_ms=profile.spatial.window_ms, hop_ms=profile.spatial.hop_ms,
                        seed=profile.train.seed)
-        scores = metrics.evaluate_mixture(est, refs, mix, subset.sample_rate, stoi=stoi, bss=bss,
+        scores = evaluate_mixture(est, refs, mix, subset.sample_rate, stoi=stoi, bss=bss,
                                           mixture_baselines=baselines)
         row = {"id": item["id"]}
         for key, value in scores.items():
@@ -89,7 +89,7 @@ def evaluate_model(
     -------
     pandas.DataFrame
         One row per mixture: ``id`` and the means over sources of
-        :func:`bootsep_lib.metrics.evaluate_mixture`'s outputs.
+        :func:`bootsep_lib.eval.evaluate_mixture`'s outputs.
     """
     subset = subset or default_subset(profile)
     run_dir = Path(run_dir)

@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import dsp, metrics, spatial, targets
+from .. import dsp, spatial, targets
 from ..config import Profile, SpatialConfig, config_hash
 from ..data.subsets import Subset, default_subset, open_split
 from ..data.training_set import BANK_KEYS, load_bank
+from ..eval import evaluate_mixture, label_accuracy, partition_quality
 from ..spatial import confidence
 from ..util.atomic import atomic_write, atomic_write_text
 from ..util.cache import cache_entry, cached_table
@@ -104,7 +105,7 @@ def spatial_mixture(
         result, estimates, spec = separation.result, separation.estimates, separation.spec
         terms = confidence.confidence_terms(result, n_samples=cfg.jsd_samples, seed=seed)
     refs = sources[:, ref]
-    scores = metrics.evaluate_mixture(estimates, refs, mix[ref], sample_rate)
+    scores = evaluate_mixture(estimates, refs, mix[ref], sample_rate)
     src_spec = dsp.stft(refs, sample_rate, cfg.window_ms, cfg.hop_ms)
     truth = targets.ground_truth_labels(src_spec)
     magnitude = np.abs(spec[0])
@@ -113,7 +114,7 @@ def spatial_mixture(
         w = targets.bootstrap_weights(magnitude, terms.cl, terms.jsd, terms.post, alpha)
         per_alpha[f"wsum_{alpha:g}"] = float(w.sum())
         per_alpha[f"quality_{alpha:g}"] = (
-            metrics.partition_quality(truth, result.labels, w) if w.sum() > 0 else 0.0
+            partition_quality(truth, result.labels, w) if w.sum() > 0 else 0.0
         )
     row = {
         "pair": int(pair[1]),
@@ -125,7 +126,7 @@ def spatial_mixture(
         "conf_jsd": terms.jsd,
         "conf_post": float(terms.post.mean()),
         "confidence": terms.mean(1.0),
-        "label_accuracy": metrics.label_accuracy(truth, result.labels, magnitude, cfg.n_sources),
+        "label_accuracy": label_accuracy(truth, result.labels, magnitude, cfg.n_sources),
         "fit_fraction": float(result.fit_bins.mean()),
         "degenerate": bool(result.degenerate),
         **per_alpha,

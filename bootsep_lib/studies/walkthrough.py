@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import metrics, spatial
+from .. import spatial
 from ..config import Profile
 from ..data.subsets import Subset, default_subset, open_split
 from ..datasets import split_status
+from ..eval import evaluate_mixture
 from ..eval.stats import bootstrap_ci
 from ..spatial import confidence
 from .spatial_stage import pair_channel, spatial_stage
@@ -44,7 +45,7 @@ class Walkthrough:
     mixture : np.ndarray, shape (channels, samples)
         All channels read (at least the pair).
     scores : dict of np.ndarray
-        :func:`bootsep_lib.metrics.evaluate_mixture` of the estimates.
+        :func:`bootsep_lib.eval.evaluate_mixture` of the estimates.
     metadata : dict
         The mixture's metadata row (empty for foreign data).
     """
@@ -81,7 +82,7 @@ def walkthrough(profile: Profile, index: int = 0, split: str = "tt",
     spec, result, estimates = separation.spec, separation.result, separation.estimates
     terms = confidence.confidence_terms(result, n_samples=cfg.jsd_samples,
                                         seed=profile.data.seed)
-    scores = metrics.evaluate_mixture(estimates, refs, mix[pair[0]], subset.sample_rate)
+    scores = evaluate_mixture(estimates, refs, mix[pair[0]], subset.sample_rate)
     meta = {}
     if split_status(ds.folder) != "foreign":
         meta = ds.load_metadata().set_index("id").loc[item["id"]].to_dict()
