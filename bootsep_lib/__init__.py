@@ -3,7 +3,7 @@ ICASSP 2019) and manifold-aware deep clustering (Tanaka et al., Interspeech 2021
 
 Data flows one way through the modules::
 
-    corpus -> spatialize -> datasets -> spatial -> confidence -> targets -> losses -> train
+    data -> spatial -> confidence -> targets -> losses -> train
            -> models -> separate -> metrics -> experiments -> plots
 
 Import the module you need (``from bootsep_lib import spatial``); nothing heavy is imported here.

@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _make_data(args: argparse.Namespace) -> int:
-    from . import make_data
+    from .data import build_all
 
     profile = get_profile(args.profile)
     data = profile.data
@@ -166,7 +166,7 @@ def _make_data(args: argparse.Namespace) -> int:
         overrides["engine"] = args.engine
     data = get_profile(profile, data=overrides).data
     root = args.root if args.root is not None else paths.data_root(data.root)
-    make_data.build_all(data, root=root, jobs=args.jobs)
+    build_all(data, root=root, jobs=args.jobs)
     print(root)
     return 0
 
@@ -176,7 +176,7 @@ def _make_data(args: argparse.Namespace) -> int:
 
 def _check_corpus(profile: Profile, splits: tuple[str, ...]) -> None:
     """Raise :class:`UsageError` naming the ``make-data`` command when a split is unusable."""
-    from .datasets import DatasetError
+    from .data import DatasetError
     from .experiments import open_split
 
     for split in splits:

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from .. import confidence, dsp, metrics, paths, spatial, targets
 from ..config import Profile, SpatialConfig, config_hash
-from ..datasets import MixtureDataset, split_status
+from ..data import MixtureDataset, split_status
 from ..util.threads import worker_pool
 
 __all__ = [
@@ -76,7 +76,7 @@ def open_split(
     channels: str | tuple[int, ...] = "reference",
     return_sources: bool = True,
 ) -> MixtureDataset:
-    """The profile's corpus split as a :class:`~bootsep_lib.datasets.MixtureDataset`."""
+    """The profile's corpus split as a :class:`~bootsep_lib.data.MixtureDataset`."""
     subset = subset or default_subset(profile)
     return MixtureDataset(
         paths.data_root(profile.data.root),
@@ -489,8 +489,8 @@ def spatial_choices(
     """
     from scipy.stats import pearsonr
 
-    from .. import make_data
     from ..config import Geometry, get_profile
+    from ..data import build_subset
 
     n = n_mixtures or profile.data.n_test
     subset = default_subset(profile)
@@ -498,8 +498,8 @@ def spatial_choices(
         "root": f"{profile.data.root}-recipe-geometry", "geometry": Geometry(), "n_test": n,
         "subsets": (tuple(profile.data.subsets[0]),),
     })
-    make_data.build_subset(recipe.data, subset.n_speakers, subset.condition,
-                           subset.sample_rate, "tt", jobs=jobs, progress=progress)
+    build_subset(recipe.data, subset.n_speakers, subset.condition,
+                 subset.sample_rate, "tt", jobs=jobs, progress=progress)
     rows = []
     for base in (recipe, profile):
         r_lo, r_hi = (100 * r for r in base.data.geometry.array_radius)
