@@ -182,8 +182,33 @@ def test_bad_input_raises() -> None:
         data.synthesize("hello", Speaker("x", "xx-nosuchlang+m1", 50, 50, 175), SR)
     with pytest.raises(ValueError):
         Speaker("x", "en-us+m1", 120, 50, 175)
-    with pytest.raises(CorpusError, match="unknown speech engine"):
+    with pytest.raises(CorpusError, match="unknown speech engine 'festival'; known: espeak, flite"):
         data.get_engine("festival")
+
+
+def test_an_engine_is_one_registration(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bootsep_lib.data import speech
+
+    monkeypatch.setattr(speech, "_ENGINES", dict(speech._ENGINES))
+
+    @data.register_engine("tone", id_prefix="to")
+    class ToneEngine:
+        name, native_rate = "tone", 8000
+
+        def voices(self) -> dict[str, tuple[str, ...]]:
+            return {"male": ("low",), "female": ("high",)}
+
+        def synthesize_native(self, text: str, speaker: Speaker) -> tuple[np.ndarray, int]:
+            t = np.arange(len(text) * 400) / 8000
+            return (0.5 * np.sin(2 * np.pi * (100 + speaker.pitch) * t)).astype(np.float32), 8000
+
+    assert data.engine_names() == ("espeak", "flite", "tone")
+    speakers = data.make_speakers(3, engine="tone")
+    assert [s.id for s in speakers] == ["to000", "to001", "to002"]
+    assert [s.voice for s in speakers] == ["low", "high", "low"]
+    assert data.synthesize("some words", speakers[0], 16000).shape == (8000,)
+    with pytest.raises(ValueError, match="already registered"):
+        data.register_engine("tone", id_prefix="tt")(ToneEngine)
 
 
 def test_unavailable_engines_fail_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
