@@ -14,21 +14,21 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from bootsep_lib import corpus
+from bootsep_lib import data
 from bootsep_lib.config import Geometry
-from bootsep_lib.spatialize import draw_levels, mix_sources, sample_scene, simulate
+from bootsep_lib.data import draw_levels, mix_sources, sample_scene, simulate
 
 
 def bench(condition: str, sample_rate: int, n_mixtures: int, seed: int = 0) -> dict:
     """Time ``n_mixtures`` 2-speaker mixtures; returns seconds per stage and mixtures/s."""
     geometry = Geometry()
-    speakers = corpus.split_speakers(4, 2, 2, seed=seed)["tr"]
+    speakers = data.split_speakers(4, 2, 2, seed=seed)["tr"]
     rng = np.random.default_rng(seed)
     t_syn = t_sim = t_mix = audio_s = 0.0
     for _ in tqdm(range(n_mixtures), desc=f"{condition} {sample_rate}", leave=False):
         who = rng.choice(len(speakers), size=2, replace=False)
         t0 = time.perf_counter()
-        dry = [corpus.synthesize(corpus.random_sentence(rng), speakers[i], sample_rate)
+        dry = [data.synthesize(data.random_sentence(rng), speakers[i], sample_rate)
                for i in who]
         t1 = time.perf_counter()
         scene = sample_scene(geometry, 2, rng, reverberant=condition == "reverb")
@@ -50,7 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mixtures", type=int, default=6)
     args = parser.parse_args()
-    corpus.synthesize("warm up", corpus.split_speakers(4, 2, 2)["tr"][0], 8000)
+    data.synthesize("warm up", data.split_speakers(4, 2, 2)["tr"][0], 8000)
     rows = [bench(c, r, args.mixtures) for c in ("anechoic", "reverb") for r in (8000, 16000)]
     print(f"{'condition':<9} {'rate':>6} {'n':>3} {'audio s':>8} {'synth s':>8} {'sim s':>8} "
           f"{'mix s':>7} {'mix/s':>7}")

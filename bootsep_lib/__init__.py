@@ -3,8 +3,8 @@ ICASSP 2019) and manifold-aware deep clustering (Tanaka et al., Interspeech 2021
 
 Data flows one way through the modules::
 
-    corpus -> spatialize -> datasets -> spatial -> confidence -> targets -> losses -> train
-           -> models -> separate -> eval -> experiments -> plots
+    data -> spatial -> targets -> losses, models -> engine -> separate -> eval -> studies
+         -> report -> plots
 
 Import the module you need (``from bootsep_lib import spatial``); nothing heavy is imported here.
 """

@@ -181,7 +181,7 @@ def _selected_subsets(listed, args: argparse.Namespace) -> tuple[tuple, ...]:
 
 
 def _make_data(args: argparse.Namespace) -> int:
-    from . import make_data
+    from .data import build_all
 
     profile = get_profile(args.profile)
     overrides = {"subsets": _selected_subsets(profile.data.subsets, args)}
@@ -189,7 +189,7 @@ def _make_data(args: argparse.Namespace) -> int:
         overrides["engine"] = args.engine
     data = get_profile(profile, data=overrides).data
     root = args.root if args.root is not None else paths.data_root(data.root)
-    make_data.build_all(data, root=root, jobs=args.jobs)
+    build_all(data, root=root, jobs=args.jobs)
     print(root)
     return 0
 
@@ -199,8 +199,7 @@ def _make_data(args: argparse.Namespace) -> int:
 
 def _check_corpus(profile: Profile, splits: tuple[str, ...]) -> None:
     """Raise :class:`UsageError` naming the ``make-data`` command when a split is unusable."""
-    from .data import open_split
-    from .datasets import DatasetError
+    from .data import DatasetError, open_split
 
     for split in splits:
         try:

@@ -101,7 +101,7 @@ def record_data_build(figures: Path, profile: Profile, seconds: float) -> Path:
 
 
 def _corpus_complete(profile: Profile) -> bool:
-    from .datasets import SPLITS, split_status, subset_dir
+    from .data import SPLITS, split_status, subset_dir
 
     root = paths.data_root(profile.data.root)
     return all(split_status(subset_dir(root, n, cond, rate) / split) in ("complete", "foreign")
@@ -183,13 +183,13 @@ def _summary(runs: list[NotebookRun], figures: Path, log) -> None:
 
 def main_run_all(profile: Profile, jobs: int, only: str | None) -> int:
     """Data if missing, then the notebooks.  Returns a process exit code."""
-    from . import make_data
+    from .data import build_all
 
     start = time.perf_counter()
     root = paths.data_root(profile.data.root)
     print(f"[run_all] data: {root} (profile {profile.name}, {jobs} jobs)", file=sys.stderr)
     complete_before = _corpus_complete(profile)
-    make_data.build_all(profile.data, root=root, jobs=jobs)
+    build_all(profile.data, root=root, jobs=jobs)
     seconds = time.perf_counter() - start
     print(f"[run_all] data ready in {seconds:.0f} s", file=sys.stderr)
     if not complete_before:  # a build (not a check of a finished corpus): worth recording

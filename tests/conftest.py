@@ -17,11 +17,11 @@ def smoke_data():
 
     The build is resumable and deterministic, so reusing a finished one is safe.
     """
-    from bootsep_lib import make_data
+    from bootsep_lib.data import build_all
 
     profile = get_profile("smoke")
     root = paths.data_root(profile.data.root)
-    make_data.build_all(profile.data, root=root, jobs=os.cpu_count() or 1)
+    build_all(profile.data, root=root, jobs=os.cpu_count() or 1)
     return root
 
 

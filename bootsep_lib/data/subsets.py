@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .. import paths
 from ..config import Profile
-from ..datasets import MixtureDataset
+from .readers import MixtureDataset
 
 __all__ = ["Subset", "default_subset", "open_split"]
 
@@ -33,7 +33,7 @@ def open_split(
     channels: str | tuple[int, ...] = "reference",
     return_sources: bool = True,
 ) -> MixtureDataset:
-    """The profile's corpus split as a :class:`~bootsep_lib.datasets.MixtureDataset`."""
+    """The profile's corpus split as a :class:`~bootsep_lib.data.MixtureDataset`."""
     subset = subset or default_subset(profile)
     return MixtureDataset(
         paths.data_root(profile.data.root),

@@ -14,8 +14,8 @@ import pandas as pd
 
 from .. import spatial
 from ..config import Profile
+from ..data import split_status
 from ..data.subsets import Subset, default_subset, open_split
-from ..datasets import split_status
 from ..eval import evaluate_mixture
 from ..eval.stats import bootstrap_ci
 from ..spatial import confidence
@@ -115,8 +115,8 @@ def spatial_choices(
     """
     from scipy.stats import pearsonr
 
-    from .. import make_data
     from ..config import Geometry, get_profile
+    from ..data import build_subset
 
     n = n_mixtures or profile.data.n_test
     subset = default_subset(profile)
@@ -124,7 +124,7 @@ def spatial_choices(
         "root": f"{profile.data.root}-recipe-geometry", "geometry": Geometry(), "n_test": n,
         "subsets": (tuple(profile.data.subsets[0]),),
     })
-    make_data.build_subset(recipe.data, subset.n_speakers, subset.condition,
+    build_subset(recipe.data, subset.n_speakers, subset.condition,
                            subset.sample_rate, "tt", jobs=jobs, progress=progress)
     rows = []
     for base in (recipe, profile):

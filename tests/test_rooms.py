@@ -1,4 +1,4 @@
-"""Rooms, arrays, images and mixing (bootsep_lib.spatialize)."""
+"""Rooms, arrays, images and mixing (bootsep_lib.data.rooms and .acoustics)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bootsep_lib.config import Geometry
-from bootsep_lib.spatialize import (
+from bootsep_lib.data import (
     SPEED_OF_SOUND,
     GeometryError,
     aliasing_frequency,

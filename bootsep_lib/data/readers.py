@@ -1,9 +1,9 @@
 """One loader for our spatialized corpus and the real spatialized wsj0-2mix.
 
-Both use the layout ``<root>/{n}speakers_{condition}/wav{8k|16k}/{min|max}/{tr,cv,tt}/
-{mix,s1,s2[,s3]}/<id>.wav`` with 8-channel WAVs.  Ours adds, per split, ``metadata.csv``,
-per-mixture JSON ``sidecars/`` and a ``.complete`` marker written last
-(:mod:`bootsep_lib.make_data`); the real data has none of them, and a split without sidecars
+Both use the layout of :mod:`bootsep_lib.data.layout` (``<root>/{n}speakers_{condition}/
+wav{8k|16k}/{min|max}/{tr,cv,tt}/{mix,s1,s2[,s3]}/<id>.wav`` with 8-channel WAVs).  Ours adds, per
+split, ``metadata.csv``, per-mixture JSON ``sidecars/`` and a ``.complete`` marker written last
+(:mod:`bootsep_lib.data.build`); the real data has none of them, and a split without sidecars
 is read as such ("foreign" data, ids from the ``mix`` folder).
 
 Items are dicts of torch tensors::
@@ -32,78 +32,15 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
-__all__ = [
-    "SPLITS",
-    "CONDITIONS",
-    "SIDECARS",
-    "COMPLETE",
-    "METADATA",
-    "JSON_COLUMNS",
-    "DatasetError",
-    "subset_dir",
-    "split_status",
-    "MixtureDataset",
-    "collate_mixtures",
-]
+from .layout import COMPLETE, JSON_COLUMNS, METADATA, SPLITS, split_status, subset_dir
 
-SPLITS: tuple[str, ...] = ("tr", "cv", "tt")
-CONDITIONS: tuple[str, ...] = ("anechoic", "reverb")
-SIDECARS = "sidecars"
-COMPLETE = ".complete"
-METADATA = "metadata.csv"
-JSON_COLUMNS: tuple[str, ...] = (
-    "speakers", "utterances", "texts", "files", "levels_db", "room_dims", "array_center",
-    "mic_positions", "source_positions", "azimuths", "elevations", "distances", "seed_key",
-)
-"""Metadata columns stored as JSON text in ``metadata.csv`` (decoded by ``load_metadata``)."""
+__all__ = ["DatasetError", "MixtureDataset", "collate_mixtures"]
 
 _HOW_TO_BUILD = "build it with `bootsep make-data --profile <smoke|laptop|paper>`"
 
 
 class DatasetError(ValueError):
     """A corpus folder or file that cannot be read as asked; the message says what to do."""
-
-
-def subset_dir(root: str | os.PathLike, n_speakers: int, condition: str, sample_rate: int,
-               mode: str = "min") -> Path:
-    """``<root>/{n}speakers_{condition}/wav{rate//1000}k/{mode}`` (the wsj0-2mix naming).
-
-    Parameters
-    ----------
-    root : path-like
-    n_speakers : int
-    condition : {"anechoic", "reverb"}
-    sample_rate : int
-        A multiple of 1000 Hz (8000 -> ``wav8k``).
-    mode : {"min", "max"}
-
-    Returns
-    -------
-    Path
-    """
-    if condition not in CONDITIONS:
-        raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
-    if sample_rate % 1000:
-        raise ValueError(f"sample rate must be a multiple of 1000 Hz, got {sample_rate}")
-    return (Path(root) / f"{n_speakers}speakers_{condition}" / f"wav{sample_rate // 1000}k"
-            / mode)
-
-
-def split_status(folder: str | os.PathLike) -> str:
-    """``"missing"``, ``"complete"`` (ours, finished), ``"incomplete"`` or ``"foreign"``.
-
-    A split with neither a ``.complete`` marker nor sidecars but a ``mix`` folder is taken for
-    foreign data (e.g. the real spatialized wsj0-2mix).
-    """
-    folder = Path(folder)
-    if not (folder / "mix").is_dir():
-        return "missing"
-    if (folder / COMPLETE).exists():
-        return "complete"
-    sidecars = folder / SIDECARS
-    if sidecars.is_dir() and any(sidecars.iterdir()):
-        return "incomplete"
-    return "foreign"
 
 
 def _available(root: Path) -> str:

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from bootsep_lib.datasets import (
+from bootsep_lib.data import (
     DatasetError,
     MixtureDataset,
     collate_mixtures,

@@ -6,6 +6,8 @@ import dataclasses
 import json
 import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +16,17 @@ import pytest
 import soundfile as sf
 from scipy.signal import correlate, correlation_lags
 
-from bootsep_lib import make_data
 from bootsep_lib.config import DataConfig
-from bootsep_lib.datasets import MixtureDataset, split_status
-from bootsep_lib.spatialize import SPEED_OF_SOUND
+from bootsep_lib.data import (
+    SPEED_OF_SOUND,
+    SPLITS,
+    MixtureDataset,
+    build_all,
+    build_subset,
+    spatialize_folder,
+    split_dir,
+    split_status,
+)
 
 RATE = 8000
 DATA = DataConfig(
@@ -47,12 +56,12 @@ def _tree(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("corpus")
-    make_data.build_all(DATA, root=root, jobs=1, progress=False)
+    build_all(DATA, root=root, jobs=1, progress=False)
     return root
 
 
 def _split(root: Path, split: str, condition: str = "anechoic") -> Path:
-    return make_data.split_dir(root, 2, condition, RATE, split)
+    return split_dir(root, 2, condition, RATE, split)
 
 
 def _metadata(root: Path, split: str, condition: str = "anechoic") -> pd.DataFrame:
@@ -61,7 +70,7 @@ def _metadata(root: Path, split: str, condition: str = "anechoic") -> pd.DataFra
 
 
 def test_layout_and_metadata(built):
-    for split, n in zip(make_data.SPLITS, (3, 2, 2), strict=True):
+    for split, n in zip(SPLITS, (3, 2, 2), strict=True):
         folder = _split(built, split)
         assert split_status(folder) == "complete"
         meta = _metadata(built, split)
@@ -83,25 +92,25 @@ def test_same_seed_same_bytes_whatever_the_jobs(built, tmp_path):
     # The dry utterances are shared through the cache: eSpeak's breathy variants are not
     # bit-reproducible between processes, everything downstream of the cache must be.
     shutil.copytree(built / "utterances", tmp_path / "utterances")
-    make_data.build_all(DATA, root=tmp_path, jobs=2, progress=False)
+    build_all(DATA, root=tmp_path, jobs=2, progress=False)
     assert _tree(tmp_path) == _tree(built)
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.wav")}
-    make_data.build_all(DATA, root=tmp_path, jobs=1, progress=False)  # finished: a no-op
+    build_all(DATA, root=tmp_path, jobs=1, progress=False)  # finished: a no-op
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.wav")} == before
 
 
 def test_speaker_disjoint_splits(built):
-    speakers = {s: set(sum(_metadata(built, s)["speakers"], [])) for s in make_data.SPLITS}
+    speakers = {s: set(sum(_metadata(built, s)["speakers"], [])) for s in SPLITS}
     assert speakers["tr"] and speakers["cv"] and speakers["tt"]
     assert not speakers["tr"] & speakers["cv"]
     assert not speakers["tr"] & speakers["tt"]
     assert not speakers["cv"] & speakers["tt"]
-    for meta in map(lambda s: _metadata(built, s), make_data.SPLITS):
+    for meta in map(lambda s: _metadata(built, s), SPLITS):
         assert all(len(set(pair)) == 2 for pair in meta["speakers"])
 
 
 def test_mix_is_the_sum_of_the_sources_and_peaks_at_0_9(built):
-    for split in make_data.SPLITS:
+    for split in SPLITS:
         ds = MixtureDataset(built, split, channels=tuple(range(8)))
         for i in range(len(ds)):
             item = ds[i]
@@ -111,7 +120,7 @@ def test_mix_is_the_sum_of_the_sources_and_peaks_at_0_9(built):
 
 
 def test_recorded_levels_match_the_audio(built):
-    for split in make_data.SPLITS:
+    for split in SPLITS:
         ds = MixtureDataset(built, split)
         meta = ds.load_metadata()
         for i in range(len(ds)):
@@ -148,11 +157,13 @@ def test_resume_redoes_only_the_broken_mixture(built, tmp_path):
     reference = _tree(root)
     (folder / "mix" / "tr_000001.wav").unlink()
     (folder / ".complete").unlink()
-    stray = folder / "s1" / ".tr_000002.abc123.tmp"
+    gone = subprocess.Popen([sys.executable, "-c", ""])  # a writer that has exited
+    gone.wait()
+    stray = folder / "s1" / f".tr_000002.wav.{gone.pid}-0.tmp"
     stray.write_bytes(b"half a file")
     assert split_status(folder) == "incomplete"
     mtimes = {p: p.stat().st_mtime_ns for p in folder.rglob("*.wav")}
-    make_data.build_subset(DATA, 2, "anechoic", RATE, "tr", root=root, progress=False)
+    build_subset(DATA, 2, "anechoic", RATE, "tr", root=root, progress=False)
     assert not stray.exists()
     changed = {p.relative_to(folder).as_posix() for p in folder.rglob("*.wav")
                if mtimes.get(p) != p.stat().st_mtime_ns}
@@ -164,7 +175,7 @@ def test_resume_redoes_only_the_broken_mixture(built, tmp_path):
 def test_reverb_shares_the_anechoic_scenes_and_hits_its_t60(built, tmp_path):
     shutil.copytree(built / "utterances", tmp_path / "utterances")
     data = dataclasses.replace(DATA, subsets=((2, "reverb", RATE),), n_train=2)
-    make_data.build_subset(data, 2, "reverb", RATE, "tr", root=tmp_path, progress=False)
+    build_subset(data, 2, "reverb", RATE, "tr", root=tmp_path, progress=False)
     rev = _metadata(tmp_path, "tr", "reverb")
     ane = _metadata(built, "tr").iloc[:2]
     for col in ("speakers", "texts", "levels_db", "mic_positions", "source_positions"):
@@ -188,11 +199,11 @@ def test_spatialize_folder(tmp_path):
             path = tmp_path / "speech" / f"spk{s}" / f"utt{u}.wav"
             path.parent.mkdir(parents=True, exist_ok=True)
             sf.write(str(path), (0.3 * wav).astype(np.float32), 16000)
-    out = make_data.spatialize_folder(tmp_path / "speech", tmp_path / "out", RATE, (2, 1, 1),
+    out = spatialize_folder(tmp_path / "speech", tmp_path / "out", RATE, (2, 1, 1),
                                       seed=1, progress=False)
     assert out == tmp_path / "out" / "2speakers_anechoic" / "wav8k" / "min"
     speakers = {}
-    for split in make_data.SPLITS:
+    for split in SPLITS:
         ds = MixtureDataset(tmp_path / "out", split, channels=(0, 3))
         meta = ds.load_metadata()
         speakers[split] = set(sum(meta["speakers"], []))
@@ -208,4 +219,4 @@ def test_spatialize_folder(tmp_path):
 def test_too_few_speakers_is_a_clear_error(tmp_path):
     data = dataclasses.replace(DATA, speakers_valid=1)
     with pytest.raises(ValueError, match="speakers"):
-        make_data.build_subset(data, 2, "anechoic", RATE, "cv", root=tmp_path, progress=False)
+        build_subset(data, 2, "anechoic", RATE, "cv", root=tmp_path, progress=False)
