@@ -7,7 +7,7 @@ import os
 import torch
 from threadpoolctl import threadpool_info
 
-from bootsep_lib import threads
+from bootsep_lib.util import threads
 
 
 def _report(_: int) -> tuple[int, list[int]]:
