@@ -15,8 +15,8 @@ import soundfile as sf
 
 from bootsep_lib import cli
 from bootsep_lib.config import ModelConfig, TrainConfig, get_profile
+from bootsep_lib.engine import LOSSES, RunConfig
 from bootsep_lib.experiments import default_subset, open_split
-from bootsep_lib.train import LOSSES, RunConfig
 
 REPO = Path(__file__).resolve().parents[1]
 

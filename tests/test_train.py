@@ -20,8 +20,8 @@ import torch
 from torch.utils.data import Dataset
 
 from bootsep_lib.config import ModelConfig, TrainConfig
-from bootsep_lib.models import ChimeraNet, DeepClusteringNet
-from bootsep_lib.train import RunConfig, load_model, rank_device, train_model
+from bootsep_lib.engine import RunConfig, rank_device, train_model
+from bootsep_lib.models import ChimeraNet, DeepClusteringNet, load_model
 
 N_FREQS = 17
 REPO = Path(__file__).resolve().parents[1]
@@ -262,7 +262,7 @@ def test_ddp_two_processes_on_cpu(tmp_path: Path) -> None:
             import torch
             sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
             from test_train import RandomItems, _run
-            from bootsep_lib import train
+            from bootsep_lib.engine import trainer as train
 
             built = []  # record the network each rank trains, to compare the ranks' weights
             build = train.build_model

@@ -34,7 +34,7 @@ import pandas as pd
 
 from .. import metrics
 from ..config import PROFILES, Geometry, Profile
-from ..train import TrainResult
+from ..engine import TrainResult
 from .evaluation import evaluate_model, summarize
 from .paper import BOOTSTRAP_TABLE1, bootstrap_table1
 from .spatial_stage import ALPHAS

@@ -17,8 +17,8 @@ from tqdm.auto import tqdm
 
 from .. import metrics, paths
 from ..config import Profile, config_hash
+from ..models import load_model
 from ..separate import separate
-from ..train import load_model
 from ..util.threads import worker_pool
 from .spatial_stage import Subset, default_subset, open_split
 

@@ -38,8 +38,9 @@ from tqdm.auto import tqdm
 
 from .. import dsp, metrics, targets
 from ..config import Profile
+from ..engine import train_model
+from ..models import load_model
 from ..separate import embed
-from ..train import load_model, train_model
 from .evaluation import evaluate_model
 from .spatial_stage import Subset, open_split
 from .training import ModelJob, TrainingSet, run_config, train_many

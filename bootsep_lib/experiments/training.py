@@ -1,6 +1,6 @@
 """Training examples from the corpus and the label bank, and many cached models at once.
 
-:class:`TrainingSet` turns one split into the items :func:`bootsep_lib.train.train_model`
+:class:`TrainingSet` turns one split into the items :func:`bootsep_lib.engine.train_model`
 expects: the log-magnitude of channel 0 of the mixture (the single-channel network input),
 labels (ground truth, or the spatial stage's pseudo labels) and weights
 ``w(alpha) = C(alpha) |X| / sum |X|`` (Section 2.3 of the bootstrapping paper; ground truth and
@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from .. import dsp, paths, targets
 from ..config import Profile, config_hash
-from ..train import RunConfig, TrainResult, train_model
+from ..engine import RunConfig, TrainResult, train_model
 from ..util.threads import worker_pool
 from .spatial_stage import Subset, default_subset, open_split, spatial_stage
 
@@ -192,7 +192,7 @@ def run_config(
     chimera_alpha: float = 0.975,
     n_freqs: int | None = None,
 ) -> RunConfig:
-    """The :class:`~bootsep_lib.train.RunConfig` of a model trained on ``train_set``.
+    """The :class:`~bootsep_lib.engine.RunConfig` of a model trained on ``train_set``.
 
     Architecture, optimiser and seed come from the profile, so every model of a table shares
     architecture and initial weights; the data identity goes into ``data_tag``.
