@@ -33,8 +33,8 @@ Files of a run: ``config.json``, ``last.pt``, ``best.pt`` (lowest validation los
 The steps
 ---------
 :func:`train_model` joins the process group and calls :func:`_train`, which returns the cached
-result or runs :func:`_setup` (seeds, network, optimiser, schedule, resume), then
-:func:`_run_epoch` (batches of one epoch, with mid-epoch checkpoints) and
+result or runs :func:`bootsep_lib.engine.session.setup` (seeds, network, optimiser, schedule,
+resume), then :func:`_run_epoch` (batches of one epoch, with mid-epoch checkpoints) and
 :func:`_end_epoch` (validation, schedule, history, checkpoints) until the run is done or a
 budget is spent, and :func:`_finish` (``done`` marker, throughput).  The loss of a batch comes
 from the loss registry (:func:`bootsep_lib.losses.get_loss`): the trainer does not know the
@@ -43,119 +43,29 @@ losses by name.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
-import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from bootsep_lib.config import TrainConfig
-from bootsep_lib.losses import Loss, get_loss
-from bootsep_lib.models import build_model
+from bootsep_lib.losses import Loss
 from bootsep_lib.models.loading import signal_info
 
 from . import checkpoint as ckpt_io
-from .batches import (
-    CroppedView,
-    EpochBatches,
-    collate,
-    input_statistics,
-    item_keys,
-    to_device,
-    validation_batches,
-)
-from .checkpoint import TrainState, history_frame, read_checkpoint
+from .batches import collate, to_device
+from .checkpoint import history_frame, read_checkpoint
 from .config import RunConfig, TrainResult
 from .distributed import Dist, join_process_group
+from .session import MIN_IMPROVEMENT, Budget, Session, setup
 
 __all__ = ["train_model"]
-
-_MIN_IMPROVEMENT = 1e-4
-"""Relative decrease of the validation loss that counts as progress (as ReduceLROnPlateau)."""
-
-
-@dataclass
-class _Budget:
-    """How far this call may go, and what it has done so far."""
-
-    target_epochs: int
-    stop_after_steps: int | None
-    checkpoint_every_steps: int | None
-    progress: bool
-    steps_run: int = 0
-    frames_run: float = 0.0
-    seconds_run: float = 0.0
-
-
-@dataclass
-class _Session:
-    """Everything one call of the trainer works with, built by :func:`_setup`."""
-
-    run: RunConfig
-    run_dir: Path
-    ctx: Dist
-    dev: torch.device
-    model: nn.Module
-    net: nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
-    scaler: torch.amp.GradScaler
-    state: TrainState
-    loss: Loss
-    train_view: CroppedView
-    valid_view: CroppedView
-    sampler: EpochBatches
-    valid_batches: list[list[tuple[int, int]]]
-    autocast: Any
-    budget: _Budget
-    signal: dict[str, Any] | None
-
-    def budget_spent(self) -> bool:
-        """True once ``stop_after_steps`` optimiser steps (in total) are done."""
-        limit = self.budget.stop_after_steps
-        return limit is not None and self.state.step >= limit
-
-    def keep_going(self) -> bool:
-        """True while epochs remain, early stopping has not fired and the budget lasts."""
-        state = self.state
-        return (
-            state.epoch < self.budget.target_epochs
-            and not state.stopped_early
-            and not self.budget_spent()
-        )
-
-    def save_last(self) -> None:
-        """Write ``last.pt`` on rank 0, then wait for every rank."""
-        if self.ctx.main:
-            training = {"optimizer": self.optimizer, "scheduler": self.scheduler,
-                        "scaler": self.scaler}
-            ckpt_io.save_last(self.run_dir / "last.pt", self.run, self.model, training,
-                              self.state, self.signal)
-        self.ctx.barrier()
-
-
-# --------------------------------------------------------------------------- pieces
-
-
-def _make_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimizer:
-    if train.optimizer == "rmsprop":
-        return torch.optim.RMSprop(model.parameters(), lr=train.lr)
-    return torch.optim.Adam(model.parameters(), lr=train.lr)
-
-
-def _amp_settings(device: torch.device) -> tuple[bool, torch.dtype]:
-    """Autocast on CUDA only, in float16 (cuDNN's LSTM kernels; a GradScaler guards it)."""
-    return device.type == "cuda", torch.float16
 
 
 def _batch_loss(
@@ -189,97 +99,10 @@ def _result(
     )
 
 
-# --------------------------------------------------------------------------- setup
-
-
-def _build(run: RunConfig, dev: torch.device) -> tuple[nn.Module, dict[str, Any]]:
-    """Seed every RNG, then build the network, optimiser, scheduler and grad scaler.
-
-    Returns
-    -------
-    model : torch.nn.Module
-        On ``dev``; the same initialization for every run with the same seed (the paper's
-        "same random init").
-    training : dict
-        ``optimizer``, ``scheduler`` (ReduceLROnPlateau), ``scaler`` (GradScaler).
-    """
-    tc = run.train
-    torch.manual_seed(tc.seed)
-    np.random.seed(tc.seed)  # noqa: NPY002 (legacy global RNG that user datasets may use)
-    random.seed(tc.seed)
-    model = build_model(run.model_kind, run.n_freqs, run.model, run.n_sources).to(dev)
-    optimizer = _make_optimizer(model, tc)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer,
-        mode="min",
-        factor=0.5,
-        patience=max(tc.lr_patience - 1, 0),
-        threshold=_MIN_IMPROVEMENT,
-        threshold_mode="rel",
-    )
-    use_amp, amp_dtype = _amp_settings(dev)
-    scaler = torch.amp.GradScaler(dev.type, enabled=use_amp and amp_dtype == torch.float16)
-    return model, {"optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
-
-
-def _restore(
-    run: RunConfig, model: nn.Module, training: dict[str, Any], train_set: Dataset,
-    last_path: Path,
-) -> TrainState:
-    """Resume from ``last_path`` (weights, optimiser, progress, RNG), or start afresh.
-
-    A fresh run sets the network's input standardization from the training set.
-
-    Raises
-    ------
-    ValueError
-        ``last_path`` belongs to another run, or is not a bootsep checkpoint.
-    """
-    if not last_path.exists():
-        model.set_input_stats(*input_statistics(train_set))
-        return TrainState()
-    ckpt = read_checkpoint(last_path)
-    if ckpt["run_id"] != run.run_id:
-        raise ValueError(f"{last_path} belongs to run {ckpt['run_id']}, not {run.run_id}")
-    model.load_state_dict(ckpt["model"])
-    for name, obj in training.items():
-        obj.load_state_dict(ckpt[name])
-    state = TrainState(**ckpt["state"])
-    ckpt_io.set_rng_state(ckpt["rng"])
-    return state
-
-
-def _setup(
-    run: RunConfig, train_set: Dataset, valid_set: Dataset, run_dir: Path, ctx: Dist,
-    dev: torch.device, budget: _Budget, signal: dict[str, Any] | None,
-) -> _Session:
-    """Build (or restore) everything the epochs need: network, optimiser, views, batches."""
-    tc = run.train
-    model, training = _build(run, dev)
-    state = _restore(run, model, training, train_set, run_dir / "last.pt")
-    net: nn.Module = model
-    if ctx.world > 1:
-        net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[dev.index] if dev.type == "cuda" else None
-        )
-    loss = get_loss(run.loss)
-    keys = item_keys(loss.keys)
-    use_amp, amp_dtype = _amp_settings(dev)
-    return _Session(
-        run=run, run_dir=run_dir, ctx=ctx, dev=dev, model=model, net=net, state=state,
-        loss=loss, signal=signal, budget=budget, **training,
-        train_view=CroppedView(train_set, tc.crop_frames, tc.seed, keys),
-        valid_view=CroppedView(valid_set, tc.crop_frames, tc.seed, keys),
-        sampler=EpochBatches(len(train_set), tc.batch_size, tc.seed, ctx.rank, ctx.world),  # type: ignore[arg-type]
-        valid_batches=validation_batches(len(valid_set), tc.batch_size, ctx.rank, ctx.world),  # type: ignore[arg-type]
-        autocast=functools.partial(torch.autocast, dev.type, dtype=amp_dtype, enabled=use_amp),
-    )
-
-
 # --------------------------------------------------------------------------- one epoch
 
 
-def _loader(s: _Session) -> DataLoader:
+def _loader(s: Session) -> DataLoader:
     """This epoch's batches, from the step where the epoch stands (resume mid-epoch)."""
     tc = s.run.train
     s.sampler.set_epoch(s.state.epoch, skip=s.state.step_in_epoch)
@@ -293,7 +116,7 @@ def _loader(s: _Session) -> DataLoader:
     )
 
 
-def _train_step(s: _Session, batch: dict[str, torch.Tensor]) -> float:
+def _train_step(s: Session, batch: dict[str, torch.Tensor]) -> float:
     """One optimiser step on ``batch`` (on the device); returns the batch loss.
 
     Raises
@@ -317,7 +140,7 @@ def _train_step(s: _Session, batch: dict[str, torch.Tensor]) -> float:
     return value
 
 
-def _count_step(s: _Session, value: float, frames: int) -> None:
+def _count_step(s: Session, value: float, frames: int) -> None:
     """Advance the step counters and this epoch's accumulators."""
     state = s.state
     state.step += 1
@@ -329,12 +152,12 @@ def _count_step(s: _Session, value: float, frames: int) -> None:
     s.budget.frames_run += frames
 
 
-def _add_seconds(s: _Session, elapsed: float) -> None:
+def _add_seconds(s: Session, elapsed: float) -> None:
     s.state.acc_seconds += elapsed
     s.budget.seconds_run += elapsed
 
 
-def _run_epoch(s: _Session) -> bool:
+def _run_epoch(s: Session) -> bool:
     """Train the rest of the current epoch; False when the step budget stopped it midway.
 
     ``last.pt`` is also written every ``checkpoint_every_steps`` steps and at the budget stop.
@@ -372,7 +195,7 @@ def _run_epoch(s: _Session) -> bool:
 
 
 @torch.no_grad()
-def _validate(s: _Session) -> float:
+def _validate(s: Session) -> float:
     """Item-weighted mean batch loss over the (centre-cropped) validation set, all ranks.
 
     Runs the bare module (not the DDP wrapper): ranks may hold different numbers of batches.
@@ -388,7 +211,7 @@ def _validate(s: _Session) -> float:
     return total / count
 
 
-def _log_epoch(s: _Session, valid_loss: float, tick: float) -> None:
+def _log_epoch(s: Session, valid_loss: float, tick: float) -> None:
     """Append the epoch's row (losses averaged over ranks) to the history; reset accumulators."""
     state, ctx = s.state, s.ctx
     loss_sum, batches, frames_sum = ctx.sum(
@@ -413,13 +236,13 @@ def _log_epoch(s: _Session, valid_loss: float, tick: float) -> None:
     state.acc_batches = state.acc_frames = 0
 
 
-def _end_epoch(s: _Session) -> None:
+def _end_epoch(s: Session) -> None:
     """Validate, step the schedule, update early stopping, log, write checkpoints."""
     tick = time.perf_counter()
     valid_loss = _validate(s)
     state = s.state
     s.scheduler.step(valid_loss)
-    improved = valid_loss < state.best * (1.0 - _MIN_IMPROVEMENT)
+    improved = valid_loss < state.best * (1.0 - MIN_IMPROVEMENT)
     if improved:
         state.best, state.bad_epochs = valid_loss, 0
     else:
@@ -437,7 +260,7 @@ def _end_epoch(s: _Session) -> None:
 # --------------------------------------------------------------------------- finish
 
 
-def _finish(s: _Session) -> TrainResult:
+def _finish(s: Session) -> TrainResult:
     """Mark a complete run ``done``; the call's result with its throughput (all ranks)."""
     state = s.state
     finished = state.epoch >= s.run.train.epochs or state.stopped_early
@@ -453,7 +276,7 @@ def _finish(s: _Session) -> TrainResult:
 
 def _train(
     run: RunConfig, train_set: Dataset, valid_set: Dataset, run_dir: Path, ctx: Dist,
-    dev: torch.device, budget: _Budget, signal: dict[str, Any] | None,
+    dev: torch.device, budget: Budget, signal: dict[str, Any] | None,
 ) -> TrainResult:
     """The cached result of a done run, or setup, epochs until done or out of budget, finish."""
     if (run_dir / "done").exists():
@@ -466,7 +289,7 @@ def _train(
         run_dir.mkdir(parents=True, exist_ok=True)
         ckpt_io.write_config(run_dir, run)
     ctx.barrier()
-    s = _setup(run, train_set, valid_set, run_dir, ctx, dev, budget, signal)
+    s = setup(run, train_set, valid_set, run_dir, ctx, dev, budget, signal)
     while s.keep_going():
         if not _run_epoch(s):
             break
@@ -537,7 +360,7 @@ def train_model(
     padding.
     """
     run_dir = Path(cache_dir) / "models" / run.run_id
-    budget = _Budget(
+    budget = Budget(
         target_epochs=run.train.epochs if max_epochs is None else min(run.train.epochs, max_epochs),
         stop_after_steps=stop_after_steps,
         checkpoint_every_steps=checkpoint_every_steps,
