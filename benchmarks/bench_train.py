@@ -3,7 +3,7 @@
 Run: ``python benchmarks/bench_train.py [--steps 3] [--threads N]``.  For the laptop network
 (2 x 128, D = 20) and the paper's (4 x 300, D = 15), batch 16 x 250 frames, 129 frequencies:
 
-* training frames per second through :func:`bootsep_lib.train.train_model` itself (data
+* training frames per second through :func:`bootsep_lib.engine.train_model` itself (data
   pipeline, forward, DC loss, backward, clipping, Adam step); two warm-up steps (oneDNN builds
   its LSTM kernels during the first two) are taken and checkpointed first, and the timed steps
   resume from there;
@@ -26,8 +26,9 @@ import torch
 from torch.utils.data import Dataset
 
 from bootsep_lib.config import ModelConfig, TrainConfig
+from bootsep_lib.engine import RunConfig, train_model
+from bootsep_lib.models import load_model
 from bootsep_lib.separate import separate
-from bootsep_lib.train import RunConfig, load_model, train_model
 
 RATE, N_FREQS, FRAMES, BATCH = 8000, 129, 250, 16
 NETWORKS = {"2x128 D=20": ModelConfig(2, 128, 20), "4x300 D=15": ModelConfig(4, 300, 15)}

@@ -10,7 +10,7 @@ Training on several GPUs runs the same command under ``torchrun``::
     torchrun --nproc_per_node=4 -m bootsep_lib.cli train --profile paper --targets spatial
 
 Rank 0 prepares the data (the spatial stage and its label bank, cached) while the other ranks
-wait at a barrier, then every rank reads the cache and :func:`bootsep_lib.train.train_model`
+wait at a barrier, then every rank reads the cache and :func:`bootsep_lib.engine.train_model`
 runs data parallel; only rank 0 prints.
 """
 
@@ -24,18 +24,18 @@ from typing import TYPE_CHECKING
 
 from . import paths
 from .config import PROFILES, Profile, get_profile
+from .losses import get_loss, loss_names
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .data import Subset, TrainingSet
-    from .train import RunConfig
+    from .engine import RunConfig
 
 __all__ = ["main", "build_parser", "UsageError"]
 
-#: ``--loss`` choices, as :data:`bootsep_lib.train.LOSSES` (kept here so that ``--help`` does not
-#: import torch; a test checks that the two agree).
-LOSS_CHOICES = ("dc", "mdc", "chimera", "mchimera")
+#: ``--loss`` choices: the loss registry's names (:func:`bootsep_lib.losses.loss_names`).
+LOSS_CHOICES = loss_names()
 TARGET_CHOICES = ("ground_truth", "spatial")
 HEAD_CHOICES = ("dc", "mi")
 SPLIT_CHOICES = ("tr", "cv", "tt")
@@ -214,8 +214,9 @@ def _check_corpus(profile: Profile, splits: tuple[str, ...]) -> None:
 def _join_process_group(device: str | None) -> tuple[int, str | None, bool]:
     """Under ``torchrun`` (``WORLD_SIZE`` > 1), join the process group the trainer will use.
 
-    Picks the backend and device exactly as :func:`bootsep_lib.train.train_model` would (NCCL
-    on ``cuda:LOCAL_RANK``, else Gloo); the trainer then reuses the group.
+    The engine's one helper (:func:`bootsep_lib.engine.distributed.join_process_group`), which
+    :func:`bootsep_lib.engine.train_model` also calls (NCCL on ``cuda:LOCAL_RANK``, else Gloo);
+    the trainer then reuses the group.
 
     Returns
     -------
@@ -226,31 +227,16 @@ def _join_process_group(device: str | None) -> tuple[int, str | None, bool]:
     owns_group : bool
         True when this call created the group (the caller destroys it).
     """
-    import torch
-    import torch.distributed as dist
+    from .engine.distributed import join_process_group
 
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return 0, device, False
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    cuda = device != "cpu" and torch.cuda.is_available()
-    if cuda:
-        device = f"cuda:{local_rank}"
-        torch.cuda.set_device(local_rank)
-    owns = not dist.is_initialized()
-    if owns:
-        dist.init_process_group(backend="nccl" if cuda else "gloo")
-    return dist.get_rank(), device, owns
+    ctx, dev = join_process_group(device)
+    return ctx.rank, (str(dev) if ctx.world > 1 else device), ctx.owns_group
 
 
 def _barrier(device: str | None) -> None:
-    import torch
-    import torch.distributed as dist
+    from .engine.distributed import barrier
 
-    if dist.is_initialized():
-        if device is not None and device.startswith("cuda"):
-            dist.barrier(device_ids=[torch.device(device).index or 0])
-        else:
-            dist.barrier()
+    barrier(device)
 
 
 def _training_sets(
@@ -259,7 +245,7 @@ def _training_sets(
     """The tr / cv :class:`~bootsep_lib.data.TrainingSet` pair the arguments describe."""
     from .data import TrainingSet
 
-    chimera = args.loss in ("chimera", "mchimera")
+    chimera = "source_mags" in get_loss(args.loss).keys
     common = {"targets": args.targets, "alpha": args.alpha, "with_sources": chimera,
               "jobs": args.jobs}
     train_set = TrainingSet(profile, "tr", limit=args.limit, **common)
@@ -271,7 +257,8 @@ def _check_train_args(args: argparse.Namespace) -> None:
     """Raise :class:`UsageError` for option combinations ``train`` cannot honour."""
     import torch
 
-    if args.chimera_alpha is not None and args.loss not in ("chimera", "mchimera"):
+
+    if args.chimera_alpha is not None and get_loss(args.loss).model != "chimera":
         raise UsageError("--chimera-alpha applies to the Chimera losses only (--loss chimera)")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is visible to torch")
@@ -291,8 +278,8 @@ def _print_training(result) -> None:
 def _train(args: argparse.Namespace) -> int:
     import torch
 
+    from .engine import train_model
     from .studies import run_config
-    from .train import train_model
 
     _check_train_args(args)
     if args.threads is not None:
@@ -380,8 +367,8 @@ def _format_summary(summary: pd.DataFrame, columns: tuple[str, ...]) -> str:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from .data import default_subset
+    from .models import load_model
     from .studies import evaluate_model, summarize
-    from .train import load_model
 
     profile = get_profile(args.profile)
     run_dir = args.checkpoint.parent if args.checkpoint.suffix == ".pt" else args.checkpoint

@@ -27,8 +27,9 @@ from sklearn.cluster import KMeans
 from torch import nn
 
 from bootsep_lib.dsp import istft, magnitude_db, read_audio, stft, stft_params, write_audio
+from bootsep_lib.engine.config import RunConfig
+from bootsep_lib.models import check_sample_rate, load_model
 from bootsep_lib.spatial.features import loud_bins
-from bootsep_lib.train import RunConfig, load_model
 
 __all__ = ["HEADS", "embed", "kmeans_masks", "separate", "separate_file"]
 
@@ -239,7 +240,7 @@ def separate_file(
     in_path : path-like
         Mono or multichannel audio; channel 1 (index 0, the reference microphone) is used.
     checkpoint : path-like
-        A checkpoint or run folder of :func:`bootsep_lib.train.train_model`.
+        A checkpoint or run folder of :func:`bootsep_lib.engine.train_model`.
     out_dir : path-like
         Created if missing; files are written atomically (32-bit float WAV, input rate).
     head : {"dc", "mi"}
@@ -267,6 +268,7 @@ def separate_file(
     """
     audio, rate = read_audio(in_path)
     model, run = load_model(checkpoint, device, expected=expected)
+    check_sample_rate(model, rate)
     estimates = separate(
         model,
         audio[0],

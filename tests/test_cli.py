@@ -16,7 +16,7 @@ import soundfile as sf
 from bootsep_lib import cli
 from bootsep_lib.config import ModelConfig, TrainConfig, get_profile
 from bootsep_lib.data import default_subset, open_split
-from bootsep_lib.train import LOSSES, RunConfig
+from bootsep_lib.engine import LOSSES, RunConfig
 
 REPO = Path(__file__).resolve().parents[1]
 

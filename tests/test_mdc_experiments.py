@@ -19,9 +19,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bootsep_lib import losses, train
 from bootsep_lib.config import ModelConfig, TrainConfig, get_profile
-from bootsep_lib.losses import chimera_loss, deep_clustering_loss, mdc_loss, normalize_loss
+from bootsep_lib.engine import RunConfig
+from bootsep_lib.engine.batches import collate
+from bootsep_lib.losses import (
+    chimera_loss,
+    deep_clustering_loss,
+    get_loss,
+    mdc_loss,
+    normalize_loss,
+)
+from bootsep_lib.losses import deep_clustering as dc_module
+from bootsep_lib.losses import mdc as mdc_module
 from bootsep_lib.models import build_model
 from bootsep_lib.report import markdown_table, published, write_table
 from bootsep_lib.report import mdc as mdc_report
@@ -57,8 +66,8 @@ class _Items(torch.utils.data.Dataset):
         return self.items[index]
 
 
-def _run(loss: str, alpha: float = 0.5, n_sources: int = 2) -> train.RunConfig:
-    return train.RunConfig(
+def _run(loss: str, alpha: float = 0.5, n_sources: int = 2) -> RunConfig:
+    return RunConfig(
         model=ModelConfig(layers=1, units=6, embedding_dim=4),
         train=TrainConfig(batch_size=3, crop_frames=10, epochs=1, seed=5),
         loss=loss, chimera_alpha=alpha, n_sources=n_sources, n_freqs=N_FREQS, data_tag="random",
@@ -80,20 +89,21 @@ def one_thread():
 def test_training_step_dc_and_mdc_differ_only_in_targets(monkeypatch, n_sources):
     """The trainer's objective for "dc" and "mdc": same embeddings and weights, other targets."""
     calls: list[tuple[torch.Tensor, ...]] = []
-    original = losses.deep_clustering_loss
+    original = dc_module.deep_clustering_loss
 
     def recorder(v, y, w=None):
         calls.append((v.detach().clone(), y.clone(), None if w is None else w.clone()))
         return original(v, y, w)
 
-    monkeypatch.setattr(losses, "deep_clustering_loss", recorder)
-    monkeypatch.setattr(train, "deep_clustering_loss", recorder)
+    monkeypatch.setattr(dc_module, "deep_clustering_loss", recorder)
+    monkeypatch.setattr(mdc_module, "deep_clustering_loss", recorder)
     data = _Items(3, seed=1, n_sources=n_sources)
-    batch = train._collate([{k: torch.as_tensor(v) for k, v in data[i].items()}
-                            for i in range(3)])
+    batch = collate([{k: torch.as_tensor(v) for k, v in data[i].items()}
+                     for i in range(3)])
     torch.manual_seed(0)
     model = build_model("dc", N_FREQS, _run("dc").model)
-    values = {loss: float(train._batch_loss(model, batch, _run(loss, n_sources=n_sources)).detach())
+    outputs = model(batch["features"], batch["lengths"])
+    values = {loss: float(get_loss(loss)(outputs, batch, _run(loss, n_sources=n_sources)).detach())
               for loss in ("dc", "mdc")}
     assert len(calls) == 2
     (v_dc, y_dc, w_dc), (v_mdc, y_mdc, w_mdc) = calls

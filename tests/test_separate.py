@@ -13,11 +13,11 @@ from torch.utils.data import Dataset
 
 from bootsep_lib.config import ModelConfig, TrainConfig
 from bootsep_lib.dsp import AudioError, magnitude_db, stft
+from bootsep_lib.engine import RunConfig, train_model
 from bootsep_lib.eval import si_bss_eval
-from bootsep_lib.models import build_model, feature_statistics
+from bootsep_lib.models import build_model, feature_statistics, load_model
 from bootsep_lib.separate import embed, kmeans_masks, separate, separate_file
 from bootsep_lib.targets import ground_truth_labels, magnitude_weights
-from bootsep_lib.train import RunConfig, load_model, train_model
 
 RATE = 8000
 

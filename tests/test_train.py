@@ -20,8 +20,8 @@ import torch
 from torch.utils.data import Dataset
 
 from bootsep_lib.config import ModelConfig, TrainConfig
-from bootsep_lib.models import ChimeraNet, DeepClusteringNet
-from bootsep_lib.train import RunConfig, load_model, rank_device, train_model
+from bootsep_lib.engine import RunConfig, rank_device, train_model
+from bootsep_lib.models import ChimeraNet, DeepClusteringNet, load_model
 
 N_FREQS = 17
 REPO = Path(__file__).resolve().parents[1]
@@ -262,14 +262,14 @@ def test_ddp_two_processes_on_cpu(tmp_path: Path) -> None:
             import torch
             sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
             from test_train import RandomItems, _run
-            from bootsep_lib import train
+            from bootsep_lib.engine import session, trainer
 
             built = []  # record the network each rank trains, to compare the ranks' weights
-            build = train.build_model
-            train.build_model = lambda *a, **k: built.append(build(*a, **k)) or built[-1]
+            build = session.build_model
+            session.build_model = lambda *a, **k: built.append(build(*a, **k)) or built[-1]
             torch.set_num_threads(1)
-            result = train.train_model(_run(epochs=2), RandomItems(12, 0), RandomItems(5, 1),
-                                       cache_dir={str(tmp_path)!r}, progress=False)
+            result = trainer.train_model(_run(epochs=2), RandomItems(12, 0), RandomItems(5, 1),
+                                         cache_dir={str(tmp_path)!r}, progress=False)
             rank = os.environ["RANK"]
             torch.save(built[0].state_dict(), {str(tmp_path)!r} + f"/rank{{rank}}.pt")
             print("rank", rank, "steps", result.steps_run, result.finished)

@@ -1,6 +1,6 @@
 """Training examples of one split: network input, labels and weights (corpus + label bank).
 
-:class:`TrainingSet` turns one split into the items :func:`bootsep_lib.train.train_model`
+:class:`TrainingSet` turns one split into the items :func:`bootsep_lib.engine.train_model`
 expects: the log-magnitude of channel 0 of the mixture (the single-channel network input),
 labels (ground truth, or the spatial stage's pseudo labels) and weights
 ``w(alpha) = C(alpha) |X| / sum |X|`` (Section 2.3 of the bootstrapping paper; ground truth and

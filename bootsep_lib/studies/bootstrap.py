@@ -36,12 +36,12 @@ import pandas as pd
 
 from ..config import Profile
 from ..data.training_set import TrainingSet
+from ..engine import TrainResult
 from ..eval.stats import bootstrap_ci
 from ..report.published import bootstrap_table1
 from ..studies.evaluation import evaluate_model, summarize
 from ..studies.spatial_stage import ALPHAS
 from ..studies.training import ModelJob, run_config, train_many
-from ..train import TrainResult
 
 __all__ = [
     "GT_ALL",

@@ -18,8 +18,8 @@ from ..config import Profile, config_hash
 from ..data.subsets import Subset, default_subset, open_split
 from ..eval import evaluate_mixture
 from ..eval.stats import bootstrap_ci
+from ..models import load_model
 from ..separate import separate
-from ..train import load_model
 from ..util.cache import cache_entry, cached_table
 from ..util.parallel import parallel_map, strided
 

@@ -37,11 +37,12 @@ from tqdm.auto import tqdm
 from ..config import Profile
 from ..data.subsets import Subset
 from ..data.training_set import TrainingSet
+from ..engine import train_model
 from ..eval.stats import bootstrap_ci, paired_scores
+from ..models import load_model
 from ..report.published import MDC_TABLE1
 from ..studies.evaluation import evaluate_model
 from ..studies.training import ModelJob, run_config, train_many
-from ..train import load_model, train_model
 
 __all__ = [
     "TABLE_CONFIGS",

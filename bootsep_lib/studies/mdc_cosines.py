@@ -17,9 +17,9 @@ import pandas as pd
 from .. import dsp, targets
 from ..config import Profile
 from ..data.subsets import Subset, open_split
+from ..models import load_model
 from ..separate import embed
 from ..spatial.features import loud_bins
-from ..train import load_model
 from .mdc import StudyModel
 
 __all__ = ["cross_source_cosines", "embedding_cosines", "study_cosines", "cosine_summary"]

@@ -15,7 +15,7 @@ import torch
 from .. import dsp, paths
 from ..config import Profile
 from ..data.training_set import TrainingSet
-from ..train import RunConfig, TrainResult, train_model
+from ..engine import RunConfig, TrainResult, train_model
 from ..util.parallel import parallel_map
 
 __all__ = ["ModelJob", "run_config", "train_many"]
@@ -29,7 +29,7 @@ def run_config(
     chimera_alpha: float = 0.975,
     n_freqs: int | None = None,
 ) -> RunConfig:
-    """The :class:`~bootsep_lib.train.RunConfig` of a model trained on ``train_set``.
+    """The :class:`~bootsep_lib.engine.RunConfig` of a model trained on ``train_set``.
 
     Architecture, optimiser and seed come from the profile, so every model of a table shares
     architecture and initial weights; the data identity goes into ``data_tag``.

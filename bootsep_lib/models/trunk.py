@@ -1,4 +1,4 @@
-"""BLSTM deep clustering network and Chimera network.
+"""The shared BLSTM trunk, the embedding head and input statistics of both networks.
 
 Architecture (Section 3.1 of the bootstrapping paper; Section 3.2 of the M-DC paper): a stack
 of bidirectional LSTMs over the frames of a log-magnitude spectrogram, then a dense layer to
@@ -37,16 +37,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from bootsep_lib.config import ModelConfig
 
-__all__ = [
-    "MASK_ACTIVATIONS",
-    "BLSTMTrunk",
-    "DeepClusteringNet",
-    "ChimeraNet",
-    "build_model",
-    "feature_statistics",
-]
-
-MASK_ACTIVATIONS = ("softmax", "sigmoid")
+__all__ = ["BLSTMTrunk", "EmbeddingHead", "feature_statistics"]
 
 
 def _lengths_tensor(lengths: torch.Tensor | Sequence[int]) -> torch.Tensor:
@@ -138,7 +129,7 @@ class BLSTMTrunk(nn.Module):
         return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
 
 
-class _EmbeddingHead(nn.Module):
+class EmbeddingHead(nn.Module):
     """Dense layer to ``freqs * D``, tanh, unit norm per bin: ``(batch, frames, freqs, D)``."""
 
     def __init__(self, in_size: int, n_freqs: int, embedding_dim: int) -> None:
@@ -151,134 +142,3 @@ class _EmbeddingHead(nn.Module):
         batch, frames, _ = hidden.shape
         v = torch.tanh(self.dense(hidden)).view(batch, frames, self.n_freqs, self.embedding_dim)
         return F.normalize(v, p=2.0, dim=-1)
-
-
-class DeepClusteringNet(nn.Module):
-    """BLSTM deep clustering network (Section 3.1 of the bootstrapping paper).
-
-    Parameters
-    ----------
-    n_freqs : int
-        Number of frequencies ``F``.
-    config : ModelConfig
-        Layers, units per direction, embedding dimension ``D``, dropout between layers.
-    """
-
-    def __init__(self, n_freqs: int, config: ModelConfig) -> None:
-        super().__init__()
-        self.n_freqs = n_freqs
-        self.embedding_dim = config.embedding_dim
-        self.trunk = BLSTMTrunk(n_freqs, config)
-        self.embedding = _EmbeddingHead(self.trunk.output_size, n_freqs, config.embedding_dim)
-
-    def set_input_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Per-frequency standardization of the input, shape (freqs,) each."""
-        self.trunk.set_input_stats(mean, std)
-
-    def forward(
-        self, features: torch.Tensor, lengths: torch.Tensor | Sequence[int] | None = None
-    ) -> torch.Tensor:
-        """Embed every time-frequency bin.
-
-        Parameters
-        ----------
-        features : Tensor, shape (batch, frames, freqs)
-            Log-magnitude of the mixture (e.g. :func:`bootsep_lib.dsp.magnitude_db`).
-        lengths : Tensor or sequence of int, shape (batch,), optional
-            Valid frames per item (the batch is packed); ``None``: all frames valid.
-
-        Returns
-        -------
-        embeddings : Tensor, shape (batch, frames, freqs, D)
-            Unit-norm rows; ``.flatten(1, 2)`` gives the loss's ``(batch, bins, D)``.
-        """
-        return self.embedding(self.trunk(features, lengths))
-
-
-class ChimeraNet(nn.Module):
-    """Chimera network: the DC network plus a mask-inference head on the same BLSTM trunk.
-
-    The MI head is a dense layer to ``freqs * n_sources`` followed by a softmax over the
-    sources (the Chimera++ default, masks sum to one per bin) or a sigmoid (the Asteroid recipe
-    the M-DC paper used).
-
-    Parameters
-    ----------
-    n_freqs : int
-        Number of frequencies ``F``.
-    config : ModelConfig
-        Trunk and embedding settings, as for :class:`DeepClusteringNet`.
-    n_sources : int
-        Number of masks ``C``.
-    mask_activation : {"softmax", "sigmoid"}
-    """
-
-    def __init__(
-        self,
-        n_freqs: int,
-        config: ModelConfig,
-        n_sources: int,
-        mask_activation: str = "softmax",
-    ) -> None:
-        super().__init__()
-        if mask_activation not in MASK_ACTIVATIONS:
-            raise ValueError(f"mask_activation must be one of {MASK_ACTIVATIONS}")
-        if n_sources < 1:
-            raise ValueError(f"n_sources must be >= 1, got {n_sources}")
-        self.n_freqs = n_freqs
-        self.embedding_dim = config.embedding_dim
-        self.n_sources = n_sources
-        self.mask_activation = mask_activation
-        self.trunk = BLSTMTrunk(n_freqs, config)
-        self.embedding = _EmbeddingHead(self.trunk.output_size, n_freqs, config.embedding_dim)
-        self.mask = nn.Linear(self.trunk.output_size, n_freqs * n_sources)
-
-    def set_input_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Per-frequency standardization of the input, shape (freqs,) each."""
-        self.trunk.set_input_stats(mean, std)
-
-    def forward(
-        self, features: torch.Tensor, lengths: torch.Tensor | Sequence[int] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Embeddings and masks.
-
-        Parameters
-        ----------
-        features : Tensor, shape (batch, frames, freqs)
-        lengths : Tensor or sequence of int, shape (batch,), optional
-
-        Returns
-        -------
-        embeddings : Tensor, shape (batch, frames, freqs, D)
-        masks : Tensor, shape (batch, n_sources, frames, freqs)
-        """
-        hidden = self.trunk(features, lengths)
-        batch, frames, _ = hidden.shape
-        logits = self.mask(hidden).view(batch, frames, self.n_sources, self.n_freqs)
-        if self.mask_activation == "softmax":
-            masks = torch.softmax(logits, dim=2)
-        else:
-            masks = torch.sigmoid(logits)
-        return self.embedding(hidden), masks.transpose(1, 2)
-
-
-def build_model(
-    kind: str, n_freqs: int, config: ModelConfig, n_sources: int = 2
-) -> DeepClusteringNet | ChimeraNet:
-    """Build a network by name.
-
-    Parameters
-    ----------
-    kind : {"dc", "chimera"}
-        ``"dc"``: :class:`DeepClusteringNet` (DC and M-DC differ only in the loss);
-        ``"chimera"``: :class:`ChimeraNet` with ``n_sources`` softmax masks.
-    n_freqs : int
-    config : ModelConfig
-    n_sources : int
-        Only used by ``"chimera"``.
-    """
-    if kind == "dc":
-        return DeepClusteringNet(n_freqs, config)
-    if kind == "chimera":
-        return ChimeraNet(n_freqs, config, n_sources)
-    raise ValueError(f"unknown model kind {kind!r}; choose 'dc' or 'chimera'")
