@@ -1,8 +1,9 @@
 """Module and function sizes of the package: ``python tools/code_sizes.py [--top N] [--rev R]``.
 
 Lines of a module count everything; lines of logic of a function leave out its docstring,
-blank lines and comments.  Prints modules over the ~400-line guide and the longest functions; ``--rev`` measures the
-package as committed at a git revision instead (e.g. ``--rev af36888`` for before the house).
+blank lines and comments.  Prints modules over the ~400-line guide and the longest functions;
+``--rev`` measures the package as committed at a git revision instead (e.g. ``--rev af36888``
+for before the house).
 """
 
 from __future__ import annotations
