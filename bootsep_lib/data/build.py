@@ -38,7 +38,16 @@ from bootsep_lib import paths
 from bootsep_lib.config import DataConfig, Geometry, config_hash
 from bootsep_lib.util import atomic_write_text, parallel_map, sweep_temp_files
 
-from .layout import COMPLETE, JSON_COLUMNS, METADATA, SIDECARS, SPLITS, split_dir, subset_dir
+from .layout import (
+    COMPLETE,
+    JSON_COLUMNS,
+    METADATA,
+    SIDECARS,
+    SPLITS,
+    split_dir,
+    split_status,
+    subset_dir,
+)
 from .mixture import MixtureTask, Utterance, render_mixture
 from .speech import CorpusError, Speaker, folder_utterances, split_speakers
 from .text import random_sentence
@@ -50,6 +59,19 @@ __all__ = ["build_subset", "build_all", "spatialize_folder"]
 def _key(text: str) -> int:
     """A stable 64-bit integer for a string (Python's ``hash`` is salted per process)."""
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+
+
+def refuse_foreign(folder: Path) -> None:
+    """Raise :class:`CorpusError` if ``folder`` holds a split that bootsep did not write.
+
+    A split with a ``mix/`` folder but neither our ``.complete`` marker nor sidecars (e.g. the
+    real spatialized wsj0-2mix) is read as it is and never written into.
+    """
+    if split_status(folder) == "foreign":
+        n = sum(1 for _ in (folder / "mix").glob("*.wav"))
+        raise CorpusError(
+            f"{folder} holds a corpus bootsep did not make ({n} WAVs in mix/, no {COMPLETE} or "
+            f"{SIDECARS}/): refusing to write into it; use it as it is or choose another --root")
 
 
 def _complete_marker(folder: Path) -> dict | None:
@@ -189,6 +211,7 @@ def build_subset(
     """
     root = Path(root) if root is not None else paths.data_root(data.root)
     folder = split_dir(root, n_speakers, condition, sample_rate, split)
+    refuse_foreign(folder)
     tasks = _corpus_tasks(data, n_speakers, condition, sample_rate, split, folder,
                           root / "utterances")
     _run_split(folder, tasks, jobs, progress)

@@ -23,7 +23,9 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import dsp, targets
-from ..config import Profile, config_hash
+from ..config import Profile
+from ..util.cache import stage_key
+from .fingerprint import split_fingerprint
 from .subsets import Subset, default_subset, open_split
 
 __all__ = ["BANK_KEYS", "TARGET_KINDS", "TrainingSet", "load_bank"]
@@ -32,6 +34,9 @@ TARGET_KINDS = ("ground_truth", "spatial")
 
 #: Files of the label bank: per-bin arrays of every mixture of a split, and their offsets.
 BANK_KEYS = ("labels", "post", "truth", "offsets")
+
+#: Bumped whenever the items of a training set change for the same inputs.
+TRAINING_SET_VERSION = 1
 
 
 def load_bank(folder: Path, split: str) -> dict[str, np.ndarray]:
@@ -118,11 +123,19 @@ class TrainingSet(Dataset):
     # -- identity -------------------------------------------------------------------------
     @property
     def tag(self) -> str:
-        """Everything that identifies the data of a model trained on this set."""
-        return config_hash({
-            "data": asdict(self.profile.data), "spatial": asdict(self.profile.spatial),
-            "subset": asdict(self.subset), "split": self.split, "targets": self.targets,
-            "alpha": self.alpha, "n": len(self.ids), "with_sources": self.with_sources,
+        """Everything the items of this set depend on, and nothing else (a model's data id).
+
+        The corpus split's fingerprint (:func:`~bootsep_lib.data.fingerprint.split_fingerprint`),
+        subset, split, the mixtures used, the STFT, the targets and (for pseudo labels) the
+        spatial stage's cache entry with the confidence exponent.  Sizes of other splits, worker
+        counts and the rest of the profile do not enter.
+        """
+        return stage_key("training_set", TRAINING_SET_VERSION, {
+            "corpus": split_fingerprint(self.folder), "subset": asdict(self.subset),
+            "split": self.split, "n": len(self.ids), "targets": self.targets,
+            "stft": [self.profile.spatial.window_ms, self.profile.spatial.hop_ms],
+            "labels": self._stage_folder.name if self._stage_folder is not None else None,
+            "alpha": self.alpha, "with_sources": self.with_sources,
         })
 
     def __len__(self) -> int:

@@ -1,8 +1,8 @@
 """What identifies a training run (:class:`RunConfig`) and what training returns.
 
 A run is identified by a :class:`RunConfig` (model, training settings, loss and a free-form
-``data_tag`` naming the data); it lives in ``<cache_dir>/models/<run_id>/`` with
-``run_id = config_hash(run)``.  This module needs neither the trainer nor pandas at import
+``data_tag`` naming the data); it lives in ``<cache_dir>/models/<run_id>/`` (see
+:attr:`RunConfig.run_id`).  This module needs neither the trainer nor pandas at import
 time, so loading a model (:func:`bootsep_lib.models.load_model`) stays light.
 """
 
@@ -14,13 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bootsep_lib.config import ModelConfig, TrainConfig, config_hash
+from bootsep_lib.config import ModelConfig, TrainConfig
 from bootsep_lib.losses import NORMALIZATIONS, get_loss, loss_names
+from bootsep_lib.util.cache import stage_key
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LOSSES", "RunConfig", "TrainResult"]
+__all__ = ["ENGINE_VERSION", "LOSSES", "RunConfig", "TrainResult"]
+
+#: Bumped whenever training gives other weights for the same run config (new run ids).
+ENGINE_VERSION = 1
 
 LOSSES = loss_names()
 """Registered losses: ``dc``: weighted DC (Eq. 8-9); ``mdc``: simplex targets (M-DC);
@@ -78,8 +82,14 @@ class RunConfig:
 
     @property
     def run_id(self) -> str:
-        """Short stable hash of every field (the run's folder name)."""
-        return config_hash(self)
+        """The run's folder name: a hash of every field that changes the trained weights.
+
+        The trainer's code version (:data:`ENGINE_VERSION`) enters; ``train.num_workers``
+        (how items are loaded, not which) and the number of processes do not.
+        """
+        fields = dataclasses.asdict(self)
+        fields["train"].pop("num_workers")
+        return stage_key("run", ENGINE_VERSION, fields)
 
     @property
     def model_kind(self) -> str:

@@ -9,8 +9,9 @@ What the trainer guarantees
 ---------------------------
 * **Caching by configuration.**  A run is identified by a
   :class:`~bootsep_lib.engine.RunConfig` (model, training settings, loss and a free-form
-  ``data_tag`` naming the data); it lives in ``<cache_dir>/models/<run_id>/`` with
-  ``run_id = config_hash(run)``.  A run whose ``done`` marker exists is never retrained.
+  ``data_tag`` naming the data); it lives in ``<cache_dir>/models/<run_id>/`` (see
+  :attr:`~bootsep_lib.engine.RunConfig.run_id`).  A run whose ``done`` marker exists is never
+  retrained.
 * **Exact resume.**  ``last.pt`` holds the model, optimizer, scheduler, grad scaler, epoch,
   step within the epoch, RNG states, best score and history; it is written at every epoch
   end, every ``checkpoint_every_steps`` steps and when ``stop_after_steps`` is reached.  The

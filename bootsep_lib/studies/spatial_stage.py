@@ -25,13 +25,14 @@ import numpy as np
 import pandas as pd
 
 from .. import dsp, spatial, targets
-from ..config import Profile, SpatialConfig, config_hash
+from ..config import Profile, SpatialConfig
+from ..data.fingerprint import split_fingerprint
 from ..data.subsets import Subset, default_subset, open_split
 from ..data.training_set import BANK_KEYS, load_bank
 from ..eval import evaluate_mixture, label_accuracy, partition_quality
 from ..spatial import confidence
 from ..util.atomic import atomic_write, atomic_write_text
-from ..util.cache import cache_entry, cached_table
+from ..util.cache import cache_entry, cached_table, stage_key
 from ..util.parallel import parallel_map, strided
 
 __all__ = [
@@ -214,9 +215,9 @@ def spatial_stage(
     subset = subset or default_subset(profile)
     ds = open_split(profile, split, subset=subset, return_sources=False)
     n = len(ds) if limit is None else min(limit, len(ds))
-    key = config_hash({
-        "version": SPATIAL_STAGE_VERSION, "data": asdict(profile.data), "subset": asdict(subset),
-        "spatial": asdict(profile.spatial), "split": split, "n": n,
+    key = stage_key("spatial", SPATIAL_STAGE_VERSION, {
+        "corpus": split_fingerprint(ds.folder), "seed": profile.data.seed,
+        "subset": asdict(subset), "spatial": asdict(profile.spatial), "split": split, "n": n,
     })
     folder = cache_entry("spatial", key)
     table_path = folder / f"{split}.csv"
@@ -310,8 +311,9 @@ def pair_study(
         (samples), and the columns of :func:`spatial_mixture` (masks applied to ``mic_a``).
     """
     subset = subset or default_subset(profile)
-    key = config_hash({
-        "version": SPATIAL_STAGE_VERSION, "kind": "pairs", "data": asdict(profile.data),
+    folder = open_split(profile, split, subset=subset, return_sources=False).folder
+    key = stage_key("pairs", SPATIAL_STAGE_VERSION, {
+        "corpus": split_fingerprint(folder), "seed": profile.data.seed,
         "subset": asdict(subset), "spatial": asdict(profile.spatial),
         "split": split, "limit": limit,
     })
