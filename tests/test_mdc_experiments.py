@@ -34,7 +34,7 @@ from bootsep_lib.losses import mdc as mdc_module
 from bootsep_lib.models import build_model
 from bootsep_lib.report import markdown_table, published, write_table
 from bootsep_lib.report import mdc as mdc_report
-from bootsep_lib.studies import mdc, mdc_cosines
+from bootsep_lib.studies import mdc, mdc_checks, mdc_cosines
 from bootsep_lib.studies.training import ModelJob
 from bootsep_lib.targets import one_hot_targets, simplex_targets
 
@@ -160,14 +160,14 @@ def _job(loss: str, alpha: float) -> ModelJob:
 
 def test_same_training_measures_shared_models():
     """alpha = 0: Chimera == M-Chimera; alpha = 1: Chimera == DC on the shared layers."""
-    zero = mdc.same_training(_job("chimera", 0.0), _job("mchimera", 0.0), epochs=2)
+    zero = mdc_checks.same_training(_job("chimera", 0.0), _job("mchimera", 0.0), epochs=2)
     assert zero["max_weight_diff"] == 0.0
     assert zero["train_loss_a"] == zero["train_loss_b"]
     assert zero["shared_parameters"] > 0
-    one = mdc.same_training(_job("chimera", 1.0), _job("dc", 1.0), epochs=2)
+    one = mdc_checks.same_training(_job("chimera", 1.0), _job("dc", 1.0), epochs=2)
     assert one["max_weight_diff"] == 0.0
     assert one["valid_loss_a"] == one["valid_loss_b"]
-    different = mdc.same_training(_job("dc", 1.0), _job("mdc", 1.0))
+    different = mdc_checks.same_training(_job("dc", 1.0), _job("mdc", 1.0))
     assert different["max_weight_diff"] > 0.0
 
 

@@ -169,8 +169,15 @@ HALF_SIZE_ARRAY = Geometry(array_radius=(0.0375, 0.0625))
 SPATIAL_AS_AUTHORS = SpatialConfig(freq_normalize=True)
 
 
-def _profiles() -> dict[str, Profile]:
-    smoke = Profile(
+#: The corpora of the small profiles: 2 and 3 speakers at 8 and 16 kHz, anechoic.
+SMALL_SUBSETS = ((2, "anechoic", 8000), (3, "anechoic", 8000), (2, "anechoic", 16000),
+                 (3, "anechoic", 16000))
+
+
+def _smoke() -> Profile:
+    """Tests and CI: a few dozen mixtures, one-layer networks, one or two epochs."""
+    model = ModelConfig(layers=1, units=32, embedding_dim=10)
+    return Profile(
         name="smoke",
         description="tests and CI: whole pipeline in minutes on 2 CPU cores",
         data=DataConfig(
@@ -184,33 +191,40 @@ def _profiles() -> dict[str, Profile]:
             utterances_per_speaker=6,
             words_per_utterance=(4, 7),
             geometry=HALF_SIZE_ARRAY,
-            subsets=((2, "anechoic", 8000), (3, "anechoic", 8000), (2, "anechoic", 16000),
-                     (3, "anechoic", 16000)),
+            subsets=SMALL_SUBSETS,
             secondary_sizes=(12, 4, 4),
         ),
         spatial=replace(SPATIAL_AS_AUTHORS, jsd_samples=20_000),
-        model=ModelConfig(layers=1, units=32, embedding_dim=10),
+        model=model,
         train=TrainConfig(batch_size=4, crop_frames=100, epochs=2, early_stop_patience=2),
-        mdc_model=ModelConfig(layers=1, units=32, embedding_dim=10),
+        mdc_model=model,
         mdc_train=TrainConfig(batch_size=4, crop_frames=100, epochs=1, early_stop_patience=2),
     )
-    laptop = Profile(
+
+
+def _laptop() -> Profile:
+    """The default of ``run_all.sh``: the default corpus sizes, 2x128 BLSTM."""
+    model = ModelConfig(layers=2, units=128, embedding_dim=20)
+    return Profile(
         name="laptop",
         description="default of run_all.sh: whole pipeline within about an hour on 2 CPU cores",
         data=DataConfig(
             root="data/laptop",
             geometry=HALF_SIZE_ARRAY,
-            subsets=((2, "anechoic", 8000), (3, "anechoic", 8000), (2, "anechoic", 16000),
-                     (3, "anechoic", 16000)),
+            subsets=SMALL_SUBSETS,
             secondary_sizes=(400, 60, 100),
         ),
         spatial=SPATIAL_AS_AUTHORS,
-        model=ModelConfig(layers=2, units=128, embedding_dim=20),
+        model=model,
         train=TrainConfig(batch_size=16, crop_frames=200, epochs=12),
-        mdc_model=ModelConfig(layers=2, units=128, embedding_dim=20),
+        mdc_model=model,
         mdc_train=TrainConfig(batch_size=16, crop_frames=200, epochs=4),
     )
-    paper = Profile(
+
+
+def _paper() -> Profile:
+    """The papers' settings: 4x300 BLSTM (bootstrapping), 4x600 and RMSprop (M-DC)."""
+    return Profile(
         name="paper",
         description="the papers' settings, for a GPU",
         data=DataConfig(
@@ -238,7 +252,10 @@ def _profiles() -> dict[str, Profile]:
         mdc_train=TrainConfig(batch_size=32, crop_frames=400, epochs=200, lr=1e-4,
                               optimizer="rmsprop", early_stop_patience=30),
     )
-    return {p.name: p for p in (smoke, laptop, paper)}
+
+
+def _profiles() -> dict[str, Profile]:
+    return {p.name: p for p in (_smoke(), _laptop(), _paper())}
 
 
 PROFILES: dict[str, Profile] = _profiles()

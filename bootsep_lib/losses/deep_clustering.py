@@ -32,8 +32,8 @@ from bootsep_lib.targets import one_hot_targets
 
 from .registry import Loss, LossSettings, register_loss
 
-__all__ = ["NORMALIZATIONS", "DeepClustering", "deep_clustering_loss", "normalize_loss",
-           "flat_batch"]
+__all__ = ["NORMALIZATIONS", "DeepClustering", "WeightedDeepClustering", "deep_clustering_loss",
+           "normalize_loss", "flat_batch"]
 
 NORMALIZATIONS = ("batch", "utterance", "none")
 
@@ -203,16 +203,38 @@ def flat_batch(
     return flat, labels, weights
 
 
-@register_loss("dc")
-class DeepClustering(Loss):
-    """Weighted DC with one-hot targets (Eq. 8-9), normalized by ``settings.loss_norm``."""
+class WeightedDeepClustering(Loss):
+    """Base of the weighted DC losses: flatten the batch, score each item, normalize, average.
+
+    A subclass supplies :meth:`per_item` (the targets it compares the embeddings with) and
+    registers itself; the rest, ``settings.loss_norm`` included, is shared.
+    """
 
     model = "dc"
     keys = ("labels", "weights")
+
+    def per_item(
+        self, embeddings: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor,
+        n_sources: int,
+    ) -> torch.Tensor:
+        """Unnormalized loss of each item, shape ``(batch,)``, from :func:`flat_batch`'s tensors."""
+        raise NotImplementedError
 
     def __call__(
         self, outputs: Any, batch: Mapping[str, torch.Tensor], settings: LossSettings
     ) -> torch.Tensor:
         flat, labels, weights = flat_batch(outputs, batch)
-        per_item = deep_clustering_loss(flat, one_hot_targets(labels, settings.n_sources), weights)
+        per_item = self.per_item(flat, labels, weights, settings.n_sources)
         return normalize_loss(per_item, weights, settings.loss_norm).mean()
+
+
+@register_loss("dc")
+class DeepClustering(WeightedDeepClustering):
+    """Weighted DC with one-hot targets (Eq. 8-9), normalized by ``settings.loss_norm``."""
+
+    def per_item(
+        self, embeddings: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor,
+        n_sources: int,
+    ) -> torch.Tensor:
+        """Eq. 9 with the one-hot ``Y`` of Eq. 8."""
+        return deep_clustering_loss(embeddings, one_hot_targets(labels, n_sources), weights)

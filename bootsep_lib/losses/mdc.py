@@ -5,15 +5,12 @@ Registered loss: ``"mdc"`` (:class:`ManifoldAwareDeepClustering`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import torch
 
 from bootsep_lib.targets import simplex_targets
 
-from .deep_clustering import deep_clustering_loss, flat_batch, normalize_loss
-from .registry import Loss, LossSettings, register_loss
+from .deep_clustering import WeightedDeepClustering, deep_clustering_loss
+from .registry import register_loss
 
 __all__ = ["ManifoldAwareDeepClustering", "mdc_loss"]
 
@@ -51,15 +48,12 @@ def mdc_loss(
 
 
 @register_loss("mdc")
-class ManifoldAwareDeepClustering(Loss):
+class ManifoldAwareDeepClustering(WeightedDeepClustering):
     """M-DC: weighted DC with simplex targets, normalized by ``settings.loss_norm``."""
 
-    model = "dc"
-    keys = ("labels", "weights")
-
-    def __call__(
-        self, outputs: Any, batch: Mapping[str, torch.Tensor], settings: LossSettings
+    def per_item(
+        self, embeddings: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor,
+        n_sources: int,
     ) -> torch.Tensor:
-        flat, labels, weights = flat_batch(outputs, batch)
-        per_item = mdc_loss(flat, labels, weights, n_sources=settings.n_sources)
-        return normalize_loss(per_item, weights, settings.loss_norm).mean()
+        """:func:`mdc_loss` of each item."""
+        return mdc_loss(embeddings, labels, weights, n_sources=n_sources)

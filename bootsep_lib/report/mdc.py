@@ -29,7 +29,7 @@ def _verdict(low: float, high: float) -> str:
 
 
 def _check_lines(checks: pd.DataFrame) -> list[str]:
-    """One sentence per pair of :func:`~bootsep_lib.studies.mdc.shared_model_checks`."""
+    """One sentence per pair of :func:`~bootsep_lib.studies.mdc_checks.shared_model_checks`."""
     lines = []
     for name, row in checks.iterrows():
         same_loss = (row["train_loss_a"] == row["train_loss_b"]
@@ -140,7 +140,7 @@ def findings(
     chimera : output of :func:`~bootsep_lib.studies.mdc.chimera_table` for ``metric``, optional
     boot : output of :func:`~bootsep_lib.studies.mdc.bootstrap_comparison`, optional
     geometry : output of :func:`~bootsep_lib.studies.mdc_cosines.cosine_summary`, optional
-    checks : output of :func:`~bootsep_lib.studies.mdc.shared_model_checks`, optional
+    checks : output of :func:`~bootsep_lib.studies.mdc_checks.shared_model_checks`, optional
     metric : str
         The column of ``chimera``.
 

@@ -8,11 +8,12 @@
 * :mod:`.bootstrap` -- Table 1 of the bootstrapping paper (notebooks 04-05): models, training,
   evaluation, the alpha-sweep and ensemble tables.
 * :mod:`.mdc` -- the manifold-aware DC study (notebook 06): models, training, evaluation,
-  shared-model checks, the DC / M-DC and Chimera tables.
+  the DC / M-DC and Chimera tables.
+* :mod:`.mdc_checks` -- that the M-DC study's shared models really train alike.
 * :mod:`.mdc_cosines` -- embedding geometry of the M-DC study.
 """
 
-from . import mdc, mdc_cosines
+from . import mdc, mdc_checks, mdc_cosines
 from .bootstrap import (
     Ensembles,
     Table1Model,
@@ -43,7 +44,8 @@ __all__ = [
     "ALPHAS", "METRIC_COLUMNS", "Ensembles", "ModelJob", "SpatialStage", "Table1Model",
     "Walkthrough", "alpha_sweep_table", "bootstrapped_model", "confidence_threshold",
     "correlations", "ensemble_systems", "ensemble_table", "evaluate_model", "evaluate_models",
-    "mdc", "mdc_cosines", "pair_channel", "pair_study", "quality_quantity", "run_config",
+    "mdc", "mdc_checks", "mdc_cosines", "pair_channel", "pair_study", "quality_quantity",
+    "run_config",
     "spatial_choices", "spatial_mixture", "spatial_stage", "summarize", "table1_models",
     "train_many", "train_models", "walkthrough",
 ]
