@@ -1,4 +1,4 @@
-"""Cache keys name everything a result depends on (corpus, code version, config) and nothing else."""
+"""Cache keys name what a result depends on (corpus, code version, config) and nothing else."""
 
 from __future__ import annotations
 
