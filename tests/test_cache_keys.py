@@ -50,7 +50,8 @@ def test_sizes_of_other_splits_and_worker_counts_change_no_id(smoke_data):
     other = get_profile("smoke", data={"n_test": profile.data.n_test + 7},
                         train={"num_workers": 3})
     for targets in ("ground_truth", "spatial"):
-        a, b = TrainingSet(profile, "cv", targets=targets), TrainingSet(other, "cv", targets=targets)
+        a = TrainingSet(profile, "cv", targets=targets)
+        b = TrainingSet(other, "cv", targets=targets)
         assert a.tag == b.tag
         assert run_config(profile, a).run_id == run_config(other, b).run_id
     assert spatial_stage(profile, "cv").folder == spatial_stage(other, "cv").folder
