@@ -17,9 +17,15 @@ Resuming
 Each worker writes the sources, then the mixture, then the mixture's JSON sidecar (every write
 atomic, through :func:`bootsep_lib.util.atomic_write`), so a mixture counts as done only when
 its sidecar exists (with the same plan hash) and all its WAVs exist.  A killed run leaves at
-most stray temporary files (``.<name>.<pid>-<n>.tmp``), which the next run removes
-(:func:`bootsep_lib.util.sweep_temp_files`: those of dead processes only); it then makes only
-the missing mixtures, rewrites ``metadata.csv`` and finally writes ``.complete`` (both fsynced).
+most stray temporary files (``.<name>.<pid>-<n>.tmp``), in the split or the utterance cache,
+which the next run removes (:func:`bootsep_lib.util.sweep_temp_files`: those of dead processes
+only); it then makes only the missing mixtures, rewrites ``metadata.csv`` and finally writes
+``.complete`` (both fsynced).
+
+A builder holds the split's lock (:func:`bootsep_lib.util.folder_lock`, ``<split>/.lock``,
+removed on release) from its first look at the split to ``.complete``: a second ``make-data``
+on the same root waits for it (saying which process it waits for) and then finds the split
+complete.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import pandas as pd
 
 from bootsep_lib import paths
 from bootsep_lib.config import DataConfig, Geometry, config_hash
-from bootsep_lib.util import atomic_write_text, parallel_map, sweep_temp_files
+from bootsep_lib.util import atomic_write_text, folder_lock, parallel_map, sweep_temp_files
 
 from .layout import (
     COMPLETE,
@@ -101,7 +107,17 @@ def _assemble(folder: Path, tasks: Sequence[MixtureTask]) -> None:
 
 
 def _run_split(folder: Path, tasks: Sequence[MixtureTask], jobs: int, progress: bool) -> int:
-    """Make the missing mixtures of one split and finish it.  Returns how many were made."""
+    """Make the missing mixtures of one split and finish it, holding the split's lock.
+
+    A second builder of the same split waits for the first, then finds it complete.  Returns
+    how many mixtures were made.
+    """
+    with folder_lock(folder):
+        return _run_locked_split(folder, tasks, jobs, progress)
+
+
+def _run_locked_split(folder: Path, tasks: Sequence[MixtureTask], jobs: int,
+                      progress: bool) -> int:
     marker = _complete_marker(folder)
     plan = tasks[0].plan_hash if tasks else ""
     if marker == {"n_mixtures": len(tasks), "plan_hash": plan} and (folder / METADATA).exists():
@@ -212,6 +228,7 @@ def build_subset(
     root = Path(root) if root is not None else paths.data_root(data.root)
     folder = split_dir(root, n_speakers, condition, sample_rate, split)
     refuse_foreign(folder)
+    sweep_temp_files(root / "utterances")  # what a killed run left in the utterance cache
     tasks = _corpus_tasks(data, n_speakers, condition, sample_rate, split, folder,
                           root / "utterances")
     _run_split(folder, tasks, jobs, progress)

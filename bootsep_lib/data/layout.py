@@ -7,6 +7,8 @@ Layout (one *subset* per ``(n_speakers, condition, sample_rate)``, as spatialize
         sidecars/<id>.json     one record per finished mixture (ours only)
         metadata.csv           assembled from the sidecars at the end of a split (ours only)
         .complete              written last: the split is finished (ours only)
+        .lock                  only while a builder holds the split (or left by a killed one);
+                               no reader or status looks at it
 
 The real spatialized wsj0-2mix has neither sidecars nor metadata nor marker: a split with a
 ``mix`` folder and none of them is "foreign" (:func:`split_status`).

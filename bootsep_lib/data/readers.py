@@ -34,9 +34,11 @@ from torch.utils.data import Dataset
 
 from .layout import COMPLETE, JSON_COLUMNS, METADATA, SPLITS, split_status, subset_dir
 
-__all__ = ["DatasetError", "MixtureDataset", "collate_mixtures"]
+__all__ = ["DatasetError", "MixtureDataset", "collate_mixtures", "read_corpus_wav"]
 
 _HOW_TO_BUILD = "build it with `bootsep make-data --profile <smoke|laptop|paper>`"
+_REBUILD_METADATA = ("delete it and rerun `bootsep make-data` with the same profile: it "
+                     "rebuilds the table from the per-mixture sidecars")
 
 
 class DatasetError(ValueError):
@@ -49,8 +51,42 @@ def _available(root: Path) -> str:
     return ", ".join(found) if found else "none"
 
 
+def read_corpus_wav(path: Path, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Samples ``start:stop`` of a corpus WAV, float32 ``(samples, channels)``, all finite.
+
+    Raises
+    ------
+    DatasetError
+        The file holds a NaN or infinite sample (named, with the fix).
+    """
+    data, _ = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+    finite = np.isfinite(data)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite.all(axis=1))[0]) + start
+        raise DatasetError(
+            f"{path} holds a NaN or infinite sample (first at sample {bad}): the file is "
+            "damaged; delete it and the split's .complete marker and rerun `bootsep make-data` "
+            "with the same profile (it remakes the mixtures whose files are missing), or "
+            "replace it with a good copy")
+    return data
+
+
+def _metadata_table(folder: Path, **kwargs: Any) -> pd.DataFrame:
+    """``metadata.csv`` of a split, at least one mixture long, or a :class:`DatasetError`."""
+    path = folder / METADATA
+    try:
+        table = pd.read_csv(path, dtype={"id": str}, **kwargs)
+    except ValueError as exc:  # pandas' EmptyDataError and ParserError, undecodable text
+        raise DatasetError(f"{path} cannot be read as the split's table ({exc}): "
+                           f"{_REBUILD_METADATA}") from exc
+    if "id" not in table or table.empty:
+        raise DatasetError(f"{path} lists no mixture (empty or header only): "
+                           f"{_REBUILD_METADATA}")
+    return table
+
+
 def _read_metadata(folder: Path) -> pd.DataFrame:
-    table = pd.read_csv(folder / METADATA, dtype={"id": str}, keep_default_na=False)
+    table = _metadata_table(folder, keep_default_na=False)
     for col in JSON_COLUMNS:
         if col in table:
             table[col] = [json.loads(v) for v in table[col]]
@@ -165,8 +201,7 @@ class MixtureDataset(Dataset):
 
     def _read_ids(self) -> list[str]:
         if (self.folder / METADATA).exists():
-            return [str(i) for i in pd.read_csv(self.folder / METADATA, usecols=["id"],
-                                                dtype={"id": str})["id"]]
+            return [str(i) for i in _metadata_table(self.folder, usecols=["id"])["id"]]
         ids = sorted(p.stem for p in (self.folder / "mix").glob("*.wav"))
         if not ids:
             raise DatasetError(f"{self.folder / 'mix'} holds no .wav file: {_HOW_TO_BUILD}")
@@ -250,7 +285,7 @@ class MixtureDataset(Dataset):
         chans, start, stop = self._choices(index, infos[0].frames)
         audio = []
         for p in paths:
-            data, _ = sf.read(str(p), start=start, stop=stop, dtype="float32", always_2d=True)
+            data = read_corpus_wav(p, start, stop)
             audio.append(np.ascontiguousarray(data.T[list(chans)]))
         item = {"id": mid, "index": index, "mix": torch.from_numpy(audio[0])}
         if self.return_sources:

@@ -18,7 +18,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
@@ -26,9 +25,10 @@ from .. import dsp, targets
 from ..config import Profile
 from ..util.cache import stage_key
 from .fingerprint import split_fingerprint
+from .readers import read_corpus_wav
 from .subsets import Subset, default_subset, open_split
 
-__all__ = ["BANK_KEYS", "TARGET_KINDS", "TrainingSet", "load_bank"]
+__all__ = ["BANK_KEYS", "TARGET_KINDS", "BankError", "TrainingSet", "load_bank"]
 
 TARGET_KINDS = ("ground_truth", "spatial")
 
@@ -39,9 +39,32 @@ BANK_KEYS = ("labels", "post", "truth", "offsets")
 TRAINING_SET_VERSION = 1
 
 
+class BankError(ValueError):
+    """A label bank file is missing, unreadable or inconsistent with the others."""
+
+
 def load_bank(folder: Path, split: str) -> dict[str, np.ndarray]:
-    """The label bank of a finished spatial stage, memory-mapped (read-only)."""
-    return {k: np.load(folder / f"{split}_{k}.npy", mmap_mode="r") for k in BANK_KEYS}
+    """The label bank of a finished spatial stage, memory-mapped (read-only).
+
+    Raises
+    ------
+    BankError
+        A file is missing, cut short or not a NumPy array, or the arrays disagree on the
+        number of frames (the message names the file).
+    """
+    bank = {}
+    for k in BANK_KEYS:
+        path = folder / f"{split}_{k}.npy"
+        try:
+            bank[k] = np.load(path, mmap_mode="r")
+        except (OSError, ValueError, EOFError) as exc:
+            raise BankError(f"label bank file {path} is damaged ({exc})") from exc
+    frames = int(bank["offsets"][-1]) if bank["offsets"].size else -1
+    for k in BANK_KEYS[:-1]:
+        if bank[k].shape[0] != frames:
+            raise BankError(f"label bank file {folder / f'{split}_{k}.npy'} holds "
+                            f"{bank[k].shape[0]} frames, its offsets say {frames}")
+    return bank
 
 
 class TrainingSet(Dataset):
@@ -152,9 +175,7 @@ class TrainingSet(Dataset):
         return {"labels": self._bank["labels"][lo:hi], "post": self._bank["post"][lo:hi]}
 
     def _read(self, kind: str, mid: str) -> np.ndarray:
-        data, _ = sf.read(str(self.folder / kind / f"{mid}.wav"), dtype="float32",
-                          always_2d=True)
-        return data[:, 0]
+        return read_corpus_wav(self.folder / kind / f"{mid}.wav")[:, 0]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self._kept.get(index)

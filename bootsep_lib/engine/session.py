@@ -1,10 +1,11 @@
 """Setup of a training call: the session (network, optimiser, schedule, views) and resume.
 
-:func:`setup` seeds every RNG, builds the network, optimiser, scheduler and grad scaler in a
-fixed order (the same initialization for every run with the same seed), restores ``last.pt``
-when it exists (else sets the input standardization from the training set), wraps the network
-for DDP and prepares the cropped views and batch orders.  The resulting :class:`Session` is
-what the steps of :mod:`bootsep_lib.engine.trainer` work on.
+:func:`setup` removes the temporary files a killed run left in the run folder
+(:func:`bootsep_lib.util.sweep_temp_files`), seeds every RNG, builds the network, optimiser,
+scheduler and grad scaler in a fixed order (the same initialization for every run with the
+same seed), restores ``last.pt`` when it exists (else sets the input standardization from the
+training set), wraps the network for DDP and prepares the cropped views and batch orders.
+The resulting :class:`Session` is what the steps of :mod:`bootsep_lib.engine.trainer` work on.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from torch.utils.data import Dataset
 from bootsep_lib.config import TrainConfig
 from bootsep_lib.losses import Loss, get_loss
 from bootsep_lib.models import build_model
+from bootsep_lib.util import sweep_temp_files
 
 from . import checkpoint as ckpt_io
 from .batches import CroppedView, EpochBatches, input_statistics, item_keys, validation_batches
@@ -170,6 +172,8 @@ def setup(
 ) -> Session:
     """Build (or restore) everything the epochs need: network, optimiser, views, batches."""
     tc = run.train
+    if ctx.main:  # temporary checkpoint files a killed run left behind
+        sweep_temp_files(run_dir, recursive=False)
     model, training = _build(run, dev)
     state = _restore(run, model, training, train_set, run_dir / "last.pt")
     net: nn.Module = model

@@ -1,6 +1,7 @@
 """The spatial stage on every mixture of a split, its label bank, and the microphone-pair study.
 
-Everything here is cached by config: a finished run is read back, never recomputed.  Cached
+Everything here is cached by config: a finished run is read back, never recomputed (unless a
+cached file is found damaged: a ``CacheWarning`` names it and the entry is recomputed).  Cached
 files live under :func:`bootsep_lib.paths.cache_dir` in a folder named by the hash of every
 setting that affects them, and are written atomically.
 
@@ -28,11 +29,11 @@ from .. import dsp, spatial, targets
 from ..config import Profile, SpatialConfig
 from ..data.fingerprint import split_fingerprint
 from ..data.subsets import Subset, default_subset, open_split
-from ..data.training_set import BANK_KEYS, load_bank
+from ..data.training_set import BANK_KEYS, BankError, load_bank
 from ..eval import evaluate_mixture, label_accuracy, partition_quality
 from ..spatial import confidence
-from ..util.atomic import atomic_write, atomic_write_text
-from ..util.cache import cache_entry, cached_table, stage_key
+from ..util.atomic import atomic_write, atomic_write_text, sweep_temp_files
+from ..util.cache import CacheWarning, cache_entry, cached_table, stage_key
 from ..util.parallel import parallel_map, strided
 
 __all__ = [
@@ -220,10 +221,10 @@ def spatial_stage(
         "subset": asdict(subset), "spatial": asdict(profile.spatial), "split": split, "n": n,
     })
     folder = cache_entry("spatial", key)
-    table_path = folder / f"{split}.csv"
-    if table_path.exists():  # written last: the bank files before it are complete
-        return SpatialStage(pd.read_csv(table_path), load_bank(folder, split), folder)
-
+    stage = _read_stage(folder, split)
+    if stage is not None:
+        return stage
+    sweep_temp_files(folder)  # what a killed run left in the bank folder
     jobs = max(1, min(jobs, n))
     tasks = [(profile, split, subset, chunk) for chunk in strided(n, jobs * 4)]
     parts = parallel_map(_stage_worker, tasks, jobs=jobs, progress=progress,
@@ -232,6 +233,29 @@ def spatial_stage(
     table = pd.DataFrame([r[1] for r in results])
     bank = _bank(results)
     _write_stage(folder, profile, split, subset, n, table, bank)
+    return SpatialStage(table, bank, folder)
+
+
+def _read_stage(folder: Path, split: str) -> SpatialStage | None:
+    """The finished stage cached in ``folder``; ``None`` if absent or damaged (with a warning).
+
+    The table is written last, so its presence means the bank files were complete; a bank
+    file or table damaged since (cut short, emptied, inconsistent) is reported with a
+    :class:`~bootsep_lib.util.cache.CacheWarning` naming the entry, and recomputed.
+    """
+    table_path = folder / f"{split}.csv"
+    if not table_path.exists():
+        return None
+    try:
+        table = pd.read_csv(table_path)
+        bank = load_bank(folder, split)
+        if len(bank["offsets"]) != len(table) + 1:
+            raise BankError(f"{table_path} lists {len(table)} mixtures, the bank's offsets "
+                            f"{len(bank['offsets']) - 1}")
+    except (OSError, ValueError) as err:  # BankError, pandas' parser errors
+        warnings.warn(f"spatial-stage cache entry {folder} ({split}) is damaged ({err}); "
+                      "recomputing it", CacheWarning, stacklevel=3)
+        return None
     return SpatialStage(table, bank, folder)
 
 
