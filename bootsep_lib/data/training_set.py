@@ -118,8 +118,8 @@ class TrainingSet(Dataset):
     ) -> None:
         if targets not in TARGET_KINDS:
             raise ValueError(f"targets must be one of {TARGET_KINDS}, got {targets!r}")
-        if alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha}")
+        if not (np.isfinite(alpha) and alpha >= 0):
+            raise ValueError(f"alpha must be a finite number >= 0, got {alpha}")
         self.profile = profile
         self.split = split
         self.targets = targets

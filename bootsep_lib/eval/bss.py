@@ -1,16 +1,34 @@
 """BSS-eval v4 (via ``fast_bss_eval``), STOI (via ``pystoi``) and the per-mixture summary.
 
 Same conventions as :mod:`bootsep_lib.eval.si_bss`: signals ``(..., n_sources, samples)``,
-per-source outputs ``(..., n_sources)`` ordered by reference, float64 throughout.
+per-source outputs ``(..., n_sources)`` ordered by reference, float64 throughout, and the same
+edge cases (an empty, non-finite or silent-reference input raises ``ValueError``; a silent
+estimate scores ``-MAX_DB``, STOI 0).  STOI also needs :data:`STOI_MIN_SECONDS` of signal.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .si_bss import _EPS, _check_sources, _gather, _matching, si_bss_eval
+from .si_bss import (
+    _EPS,
+    _check_sources,
+    _check_values,
+    _gather,
+    _matching,
+    _silent_scores,
+    si_bss_eval,
+)
 
-__all__ = ["bss_eval", "stoi", "evaluate_mixture"]
+__all__ = ["STOI_MIN_SECONDS", "bss_eval", "stoi", "evaluate_mixture"]
+
+STOI_MIN_SECONDS = 0.41
+"""Shortest signal :func:`stoi` accepts.  pystoi needs 30 frames of 25.6 ms (hop 12.8 ms) at
+10 kHz; measured on white noise at 8, 10, 16, 22.05, 44.1 and 48 kHz, it returns a score from
+0.4096 s on (shorter: a placeholder 1e-5 with a warning, or numpy's ``AxisError`` below about
+0.025 s).  A signal this long whose reference is mostly silent still gets pystoi's 1e-5."""
 
 # Mixtures per fast_bss_eval call: its pairwise solve builds one (N*L)² system per mixture
 # (8 MB for N = 2, L = 512), so the batch is processed a few mixtures at a time.
@@ -55,11 +73,14 @@ def bss_eval(
     -------
     dict[str, np.ndarray]
         ``sdr``, ``sir``, ``sar``: float64, shape (..., n_sources), ordered by reference;
-        ``perm``: int64, shape (..., n_sources), the estimate matched to each reference.
+        ``perm``: int64, shape (..., n_sources), the estimate matched to each reference.  A
+        silent estimate scores ``-MAX_DB``; a silent reference, an empty or non-finite input
+        raises ``ValueError`` (``fast_bss_eval`` would raise ``LinAlgError`` or return NaN).
     """
     estimates = np.asarray(estimates, dtype=np.float64)
     references = np.asarray(references, dtype=np.float64)
     _check_sources(estimates, references)
+    silent = _check_values(estimates, references)
     *batch, n_src, n_samples = estimates.shape
     est = estimates.reshape(-1, n_src, n_samples)
     ref = references.reshape(-1, n_src, n_samples)
@@ -74,9 +95,12 @@ def bss_eval(
             ref[block], est[block], filter_length=filter_length, pairwise=True
         )
     # Indexed [b, estimate, reference] like the SI measures.
-    sdr = _coherence_db(coh_target).swapaxes(-1, -2)
-    sir = _coherence_db(coh_target / coh_span).swapaxes(-1, -2)
-    sar = _coherence_db(coh_span).swapaxes(-1, -2)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 of a silent estimate only
+        sdr = _coherence_db(coh_target).swapaxes(-1, -2)
+        sir = _coherence_db(coh_target / coh_span).swapaxes(-1, -2)
+        sar = _coherence_db(coh_span).swapaxes(-1, -2)
+    silent = silent.reshape(-1, n_src)
+    sdr, sir, sar = (_silent_scores(m, silent) for m in (sdr, sir, sar))
     perm = _matching(sir, permute)
     return _gather({"sdr": sdr, "sir": sir, "sar": sar}, perm, (*batch, n_src))
 
@@ -111,7 +135,9 @@ def stoi(
     Returns
     -------
     np.ndarray, shape (..., n_sources)
-        STOI (or ESTOI) per reference, float64.
+        STOI (or ESTOI) per reference, float64; 0 for a silent estimate.  A signal shorter
+        than :data:`STOI_MIN_SECONDS`, a silent reference, an empty or non-finite input raises
+        ``ValueError``.
     """
     # Imported here: pystoi imports scipy.signal (~1.5 s) and is needed by this function only.
     import pystoi
@@ -119,6 +145,13 @@ def stoi(
     estimates = np.asarray(estimates, dtype=np.float64)
     references = np.asarray(references, dtype=np.float64)
     _check_sources(estimates, references)
+    _check_values(estimates, references)
+    min_samples = math.ceil(STOI_MIN_SECONDS * sample_rate)
+    if estimates.shape[-1] < min_samples:
+        raise ValueError(
+            f"STOI needs at least {min_samples} samples ({STOI_MIN_SECONDS} s at "
+            f"{sample_rate} Hz), got {estimates.shape[-1]}"
+        )
     if perm is None:
         perm = si_bss_eval(estimates, references)["perm"]
     *batch, n_src, n_samples = estimates.shape
@@ -176,11 +209,13 @@ def evaluate_mixture(
     dict[str, np.ndarray]
         Always ``si_sdr``, ``si_sir``, ``si_sar``, ``perm``, ``si_sdr_mix``, ``si_sir_mix``,
         ``si_sar_mix``, ``si_sdri``, ``si_siri``, ``si_sari``; plus the optional keys above.
-        Every array has shape (..., n_sources) and is ordered by reference.
+        Every array has shape (..., n_sources) and is ordered by reference.  Edge cases as in
+        the three families; a non-finite or empty mixture raises ``ValueError`` too.
     """
     estimates = np.asarray(estimates)
     references = np.asarray(references)
     _check_sources(estimates, references)
+    _check_values(np.asarray(mixture), references[..., :1, :], ("mixture", "references"))
     mix = np.broadcast_to(np.asarray(mixture)[..., None, :], references.shape)
     out = si_bss_eval(estimates, references)
     base = si_bss_eval(mix, references, permute=False)

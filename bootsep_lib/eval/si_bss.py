@@ -36,6 +36,16 @@ and scores every (estimate, reference) pair and every permutation from ``N x N``
 Differences of inner products cannot resolve an error energy below about ``eps · ||ŝ||²`` (float64
 ``eps`` = 2.2e-16), so error energies are floored there and all SI measures saturate at
 ``-10 log10(eps)`` ≈ 156.5 dB (:data:`MAX_DB`) instead of returning ``inf``.
+
+Edge cases (the same in every family: SI-BSS-eval, BSS-eval, STOI, :func:`evaluate_mixture`)
+--------------------------------------------------------------------------------------------
+* an empty axis (0 samples or 0 sources) or a NaN / infinite sample: ``ValueError`` naming the
+  problem (``estimates contain NaN or infinite values``);
+* a silent (constant, e.g. all-zero) reference: ``ValueError`` ``reference j is silent`` -- no
+  measure is defined against it;
+* a silent (constant) estimate: a defined worst score, not NaN.  Its SI-SDR is ``0 / 0``
+  (no target, no error), so the SI and BSS measures return ``-MAX_DB`` (≈ -156.5 dB, the
+  lower saturation, mirroring the upper one) and STOI returns pystoi's 0.
 """
 
 from __future__ import annotations
@@ -77,6 +87,54 @@ def _check_sources(estimates: np.ndarray, references: np.ndarray) -> None:
         raise ValueError(f"expected (..., n_sources, samples), got shape {estimates.shape}")
 
 
+def _check_values(
+    estimates: np.ndarray,
+    references: np.ndarray,
+    names: tuple[str, str] = ("estimates", "references"),
+) -> np.ndarray:
+    """The input rules shared by every metric family (see the module docstring).
+
+    Parameters
+    ----------
+    estimates, references : np.ndarray, shape (..., samples)
+    names : (str, str)
+        How the two arrays are named in the messages.
+
+    Returns
+    -------
+    np.ndarray, bool, shape of ``estimates`` without its last axis
+        The silent (constant) estimates.
+
+    Raises
+    ------
+    ValueError
+        For an empty axis, a non-finite sample or a silent reference.
+    """
+    for name, x in zip(names, (estimates, references), strict=True):
+        if 0 in x.shape:
+            raise ValueError(f"{name} have shape {x.shape}: 0 samples or 0 sources")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} contain NaN or infinite values")
+    silent = np.ptp(references, axis=-1) == 0
+    if silent.any():
+        index = tuple(int(i) for i in np.argwhere(silent)[0])
+        where = f" {index[-1]}" if index else ""
+        where += f" of mixture {index[:-1]}" if len(index) > 1 else ""
+        raise ValueError(f"{names[1][:-1]}{where} is silent (constant): no metric is defined")
+    return np.ptp(estimates, axis=-1) == 0
+
+
+def _silent_scores(scores: np.ndarray, silent: np.ndarray) -> np.ndarray:
+    """``scores`` with ``-MAX_DB`` where the estimate is silent (the module's edge cases).
+
+    ``silent`` has the shape of ``scores`` without its trailing axes (or broadcasts to it).
+    """
+    if not silent.any():
+        return scores
+    mask = silent.reshape(silent.shape + (1,) * (scores.ndim - silent.ndim))
+    return np.where(mask, -MAX_DB, scores)
+
+
 def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Scale-invariant SDR of one estimate per reference, no permutation.
 
@@ -91,19 +149,22 @@ def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> np.ndarray:
     Returns
     -------
     np.ndarray, shape (...)
-        SI-SDR in dB (float64).  A silent reference gives NaN.
+        SI-SDR in dB (float64); ``-MAX_DB`` for a silent estimate.  A silent reference, an
+        empty or non-finite input raises ``ValueError`` (module docstring).
     """
     est = np.asarray(estimate, dtype=np.float64)
     ref = np.asarray(reference, dtype=np.float64)
+    silent = _check_values(est, ref)
     est = est - est.mean(axis=-1, keepdims=True)
     ref = ref - ref.mean(axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         alpha = np.sum(est * ref, axis=-1, keepdims=True) / np.sum(ref**2, axis=-1, keepdims=True)
     target = alpha * ref
     residual = est - target
-    return _ratio_db(
+    sdr = _ratio_db(
         np.sum(target**2, axis=-1), np.sum(residual**2, axis=-1), np.sum(est**2, axis=-1)
     )
+    return _silent_scores(sdr, np.broadcast_to(silent, sdr.shape))
 
 
 def _gram_stats(
@@ -252,15 +313,18 @@ def si_bss_eval(
     dict[str, np.ndarray]
         ``si_sdr``, ``si_sir``, ``si_sar``: float64, shape (..., n_sources), in dB, ordered by
         reference and saturating at :data:`MAX_DB`; ``perm``: int64, shape (..., n_sources),
-        the estimate matched to each reference.  A silent reference gives NaN scores.
+        the estimate matched to each reference.  A silent estimate scores ``-MAX_DB``; a
+        silent reference, an empty or non-finite input raises ``ValueError`` (module docstring).
     """
     estimates = np.asarray(estimates)
     references = np.asarray(references)
     _check_sources(estimates, references)
+    silent = _check_values(estimates, references)
     *batch, n_src, n_samples = estimates.shape
     flat_shape = (-1, n_src, n_samples)
     stats = _gram_stats(estimates.reshape(flat_shape), references.reshape(flat_shape))
-    sdr, sir, sar = _pairwise_si_measures(*stats)
+    silent = silent.reshape(-1, n_src)
+    sdr, sir, sar = (_silent_scores(m, silent) for m in _pairwise_si_measures(*stats))
     perm = _matching(sdr, permute)
     return _gather({"si_sdr": sdr, "si_sir": sir, "si_sar": sar}, perm, (*batch, n_src))
 

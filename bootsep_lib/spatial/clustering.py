@@ -68,7 +68,8 @@ class SpatialResult:
         EM iterations run (0 when degenerate).
     degenerate : bool
         True when no GMM could be fit (silence, fewer fitted bins or distinct feature values
-        than components); the posteriors are then uniform ``1 / n_sources``.
+        than components, a non-finite posterior); the posteriors are then uniform
+        ``1 / n_sources``.  A non-degenerate result has finite posteriors.
     """
 
     masks: np.ndarray
@@ -95,12 +96,12 @@ class SpatialResult:
 
 
 def _degenerate_result(
-    features: np.ndarray, fit: np.ndarray, n_sources: int, why: str
+    features: np.ndarray, fit: np.ndarray, n_sources: int, why: str, stacklevel: int = 3
 ) -> SpatialResult:
     warnings.warn(
         f"degenerate spatial clustering ({why}); returning uniform posteriors",
         SpatialWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
     uniform = np.full((n_sources, *features.shape), 1.0 / n_sources)
     return SpatialResult(
@@ -120,6 +121,8 @@ def _degenerate_result(
 
 def _result(features: np.ndarray, fit: np.ndarray, fitted: GmmFit) -> SpatialResult:
     post = gmm_posteriors(fitted.gmm, features)
+    if not np.isfinite(post).all():
+        return _degenerate_result(features, fit, fitted.gmm.n_components, _NON_FINITE, 4)
     return SpatialResult(
         masks=post,
         posteriors=post,
@@ -135,6 +138,7 @@ def _result(features: np.ndarray, fit: np.ndarray, fitted: GmmFit) -> SpatialRes
     )
 
 
+_NON_FINITE = "non-finite posteriors"
 _FEW_VALUES = "single-valued spatial feature or fewer distinct values than components"
 
 
@@ -186,7 +190,10 @@ def spatial_clustering(
     -------
     SpatialResult
         Degenerate input (silence, fewer fitted bins or distinct feature values than
-        components) gives uniform posteriors, ``degenerate=True`` and a :class:`SpatialWarning`.
+        components) gives uniform posteriors, ``degenerate=True`` and a :class:`SpatialWarning`;
+        so does a non-finite posterior (never returned).  The result does not depend on the
+        input's scale (see :mod:`bootsep_lib.spatial.features`): a copy scaled by ``1e-25``
+        gives the same clustering up to the rounding of its STFT.
     """
     features2d, fit = prepare_features(
         stft_stereo, n_sources, threshold_db, reference, freq_normalize

@@ -262,14 +262,15 @@ class ConfidenceTerms:
         """Eq. 7 of the bootstrapping paper: ``[C_cl C_JSD C_post(t, f)]^alpha``.
 
         ``alpha = 0`` gives 1 everywhere (``0**0 = 1``), even for a degenerate mixture: with
-        ``alpha = 0`` every bin counts fully, as the paper describes.
+        ``alpha = 0`` every bin counts fully, as the paper describes.  A negative or non-finite
+        ``alpha`` (NaN, inf) raises ``ValueError``.
 
         Returns
         -------
         np.ndarray, shape (frames, freqs), values in [0, 1]
         """
-        if alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha}")
+        if not (math.isfinite(alpha) and alpha >= 0):
+            raise ValueError(f"alpha must be a finite number >= 0, got {alpha}")
         return (self.cl * self.jsd * self.post) ** alpha
 
     def mean(self, alpha: float, mask: np.ndarray | None = None) -> float:
@@ -331,7 +332,8 @@ def confidence(
     ----------
     result : SpatialResult
     alpha : float
-        Exponent (paper: 0.5, 1, 2); 0 gives 1 everywhere.
+        Exponent (paper: 0.5, 1, 2); 0 gives 1 everywhere; negative or non-finite raises
+        ``ValueError``.
     n_samples, seed
         Monte Carlo settings of the JSD term.
 

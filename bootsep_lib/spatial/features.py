@@ -18,6 +18,14 @@ Choices where the paper's text is silent (the authors' 2018 code is the referenc
   every bin.
 * ``freq_normalize=True`` divides the IPD by ``omega + 1`` before cos/sin, as the authors' code
   did; the default follows the paper's text (no normalisation).
+
+Scale: the method is scale-invariant (the IPD is a phase, the threshold is relative to the
+loudest bin), and so is this code for any input whose STFT is a normal float.  Where the cross
+spectrum ``X0 conj(X1)`` of a bin under- or overflows (``|X| < 1e-19`` in float32: a fade-out or
+a very quiet input), its phase is computed from the two channels each rescaled by a power of
+two (:func:`cross_spectrum`), which is exact; every other bin is computed as before, bit for
+bit.  A copy scaled by a power of two therefore gives the identical clustering, and one scaled
+by any factor the same up to the rounding of its STFT.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from bootsep_lib.dsp import magnitude_db
 __all__ = [
     "Reference",
     "ipd",
+    "cross_spectrum",
     "fit_mask",
     "loud_bins",
     "ipd_features",
@@ -66,12 +75,51 @@ def ipd(stft_stereo: np.ndarray, freq_normalize: bool = False) -> np.ndarray:
         Radians in ``(-pi, pi]``; ``+omega d`` when channel 1 lags channel 0 by ``d`` samples.
     """
     x = _check_stereo(stft_stereo)
-    theta = np.angle(x[0] * np.conj(x[1]))
+    theta = np.angle(cross_spectrum(x)[0])
     if freq_normalize:
         n_freqs = theta.shape[-1]
         omega = np.pi * np.arange(n_freqs) / max(n_freqs - 1, 1)
         theta = theta / (omega + 1.0)
     return theta
+
+
+def _unit_scaled(v: np.ndarray) -> np.ndarray:
+    """``v * 2^-e`` with ``e`` the exponent of ``max(|Re v|, |Im v|)``: exact, largest part in
+    ``[1/2, 1)`` (0 stays 0)."""
+    _, exponent = np.frexp(np.maximum(np.abs(v.real), np.abs(v.imag)))
+    out = np.empty_like(v)
+    out.real = np.ldexp(v.real, -exponent)
+    out.imag = np.ldexp(v.imag, -exponent)
+    return out
+
+
+def cross_spectrum(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``z = X0 conj(X1)`` and ``|z|`` per bin, with a correct phase in every bin.
+
+    Where ``|z|`` is not a normal float with a normal reciprocal (under- or overflow of the
+    product although both channels are non-zero), ``z`` is recomputed from both channels
+    rescaled by powers of two (:func:`_unit_scaled`): ``|z|`` is then in ``[1/4, 2]`` and its
+    phase is that of ``X0 conj(X1)``.  Elsewhere ``z`` is the plain product.
+
+    Parameters
+    ----------
+    x : np.ndarray, complex, shape (2, frames, freqs)
+
+    Returns
+    -------
+    z : np.ndarray, complex, shape (frames, freqs)
+    norm : np.ndarray, float, shape (frames, freqs)
+        ``|z|`` (0 only where a channel is 0).
+    """
+    z = x[0] * np.conj(x[1])
+    norm = np.abs(z)
+    tiny = np.finfo(norm.dtype).tiny
+    lost = ~((norm >= tiny) & (norm <= 1.0 / tiny))
+    if lost.any():
+        lost &= (x[0] != 0) & (x[1] != 0)
+        z[lost] = _unit_scaled(x[0][lost]) * np.conj(_unit_scaled(x[1][lost]))
+        norm[lost] = np.abs(z[lost])
+    return z, norm
 
 
 def fit_mask(
@@ -160,9 +208,10 @@ def _stereo_features(x: np.ndarray, freq_normalize: bool) -> np.ndarray:
     with no arctan2, cos or sin (``z = 0`` gives ``(sign Re z, 0)``, as ``angle``); with it, the
     normalisation is applied in float32 for a complex64 STFT (``ipd`` divides in float64).
     Measured for a complex64 (2, 501, 129) STFT: 0.31 ms instead of 0.41 ms (no normalisation)
-    and 0.56 ms instead of 2.15 ms (normalisation).
+    and 0.56 ms instead of 2.15 ms (normalisation).  ``z`` comes from :func:`cross_spectrum`,
+    so a subnormal or overflowing product gives the right phase, not an infinite feature.
     """
-    z = x[0] * np.conj(x[1])
+    z, norm = cross_spectrum(x)
     out = np.empty((2, *z.shape), dtype=z.real.dtype)
     if freq_normalize:
         theta = np.arctan2(z.imag, z.real)
@@ -172,7 +221,6 @@ def _stereo_features(x: np.ndarray, freq_normalize: bool) -> np.ndarray:
         np.cos(theta, out=out[0])
         np.sin(theta, out=out[1])
         return out
-    norm = np.abs(z)
     silent = norm == 0.0
     if silent.any():
         z = np.where(silent, np.copysign(1.0, z.real), z)
