@@ -2,8 +2,9 @@
 
 Each subcommand is a thin wrapper over a library function; ``bootsep <cmd> --help`` lists the
 options.  Sizes come from a named profile (``--profile smoke|laptop|paper``).  Errors the user
-can fix (missing corpus, unreadable audio, a checkpoint that does not fit) are one line on
-stderr and exit status 2.
+can fix (missing corpus, unreadable or truncated audio, a checkpoint that does not fit or holds
+NaN weights, an output folder that cannot be written, a speech engine that fails, a full disk)
+are one line on stderr and exit status 2.
 
 Training on several GPUs runs the same command under ``torchrun``::
 
@@ -141,7 +142,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
                        "profile's first subset and print mean scores with bootstrap 95%% CIs.")
     _add_profile(p)
     p.add_argument("--checkpoint", type=Path, required=True, metavar="RUN_DIR",
-                   help="a run folder (or its best.pt)")
+                   help="a run folder (its best.pt is used) or a checkpoint file (.pt)")
     p.add_argument("--split", choices=SPLIT_CHOICES, default="tt")
     p.add_argument("--head", choices=HEAD_CHOICES, default="dc")
     p.add_argument("--bss", action="store_true", help="also BSS-eval SDR/SIR/SAR")
