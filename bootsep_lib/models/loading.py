@@ -80,10 +80,12 @@ def check_sample_rate(model: nn.Module, sample_rate: int, source: object = None)
     signal = getattr(model, "signal", None)
     if signal is not None and int(signal["sample_rate"]) != int(sample_rate):
         where = "" if source is None else f"{source}: "
+        n_freqs = getattr(model, "n_freqs", None)
+        bins = "" if n_freqs is None else f", {n_freqs} frequencies"
         raise ValueError(
             f"{where}the network was trained on {signal['sample_rate']} Hz audio "
-            f"({signal['window_ms']:g} ms / {signal['hop_ms']:g} ms STFT), got {sample_rate} Hz: "
-            "resample the input"
+            f"({signal['window_ms']:g} ms / {signal['hop_ms']:g} ms STFT{bins}), got "
+            f"{sample_rate} Hz: resample the input"
         )
 
 
