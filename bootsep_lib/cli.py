@@ -2,8 +2,9 @@
 
 Each subcommand is a thin wrapper over a library function; ``bootsep <cmd> --help`` lists the
 options.  Sizes come from a named profile (``--profile smoke|laptop|paper``).  Errors the user
-can fix (missing corpus, unreadable audio, a checkpoint that does not fit) are one line on
-stderr and exit status 2.
+can fix (missing corpus, unreadable or truncated audio, a checkpoint that does not fit or holds
+NaN weights, an output folder that cannot be written, a speech engine that fails, a full disk)
+are one line on stderr and exit status 2.
 
 Training on several GPUs runs the same command under ``torchrun``::
 
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 from . import paths
 from .config import PROFILES, Profile, get_profile
 from .losses import get_loss, loss_names
+from .util.folders import OutputDirError, no_space_message, prepare_output_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,7 +89,7 @@ def _add_make_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--condition", choices=("anechoic", "reverb"), default=None)
     p.add_argument("--rate", type=int, choices=(8000, 16000), default=None)
     p.add_argument("--engine", default=None, help="speech engine (espeak, kokoro, flite)")
-    p.add_argument("--jobs", type=int, default=_jobs_default())
+    p.add_argument("--jobs", type=_positive_int, default=_jobs_default())
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -140,7 +142,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
                        "profile's first subset and print mean scores with bootstrap 95%% CIs.")
     _add_profile(p)
     p.add_argument("--checkpoint", type=Path, required=True, metavar="RUN_DIR",
-                   help="a run folder (or its best.pt)")
+                   help="a run folder (its best.pt is used) or a checkpoint file (.pt)")
     p.add_argument("--split", choices=SPLIT_CHOICES, default="tt")
     p.add_argument("--head", choices=HEAD_CHOICES, default="dc")
     p.add_argument("--bss", action="store_true", help="also BSS-eval SDR/SIR/SAR")
@@ -152,7 +154,7 @@ def _add_run_all(sub: argparse._SubParsersAction) -> None:
     """``bootsep run-all``: data if missing, then every notebook."""
     p = sub.add_parser("run-all", help="data if missing, then every notebook via papermill")
     _add_profile(p)
-    p.add_argument("--jobs", type=int, default=_jobs_default())
+    p.add_argument("--jobs", type=_positive_int, default=_jobs_default())
     p.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 04")
 
 
@@ -189,6 +191,7 @@ def _make_data(args: argparse.Namespace) -> int:
         overrides["engine"] = args.engine
     data = get_profile(profile, data=overrides).data
     root = args.root if args.root is not None else paths.data_root(data.root)
+    prepare_output_dir(root, "--root")
     build_all(data, root=root, jobs=args.jobs)
     print(root)
     return 0
@@ -253,15 +256,19 @@ def _training_sets(
     return train_set, valid_set
 
 
-def _check_train_args(args: argparse.Namespace) -> None:
-    """Raise :class:`UsageError` for option combinations ``train`` cannot honour."""
+def _check_device(device: str | None) -> None:
+    """Raise :class:`UsageError` when ``--device cuda`` is asked and torch sees no GPU."""
     import torch
 
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is visible to torch")
 
+
+def _check_train_args(args: argparse.Namespace) -> None:
+    """Raise :class:`UsageError` for option combinations ``train`` cannot honour."""
     if args.chimera_alpha is not None and get_loss(args.loss).model != "chimera":
         raise UsageError("--chimera-alpha applies to the Chimera losses only (--loss chimera)")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is visible to torch")
+    _check_device(args.device)
 
 
 def _print_training(result) -> None:
@@ -322,6 +329,7 @@ def _train(args: argparse.Namespace) -> int:
 def _separate(args: argparse.Namespace) -> int:
     from .separate import separate_file
 
+    _check_device(args.device)
     try:
         written = separate_file(args.input, args.checkpoint, args.out, head=args.head,
                                 device=args.device)
@@ -365,24 +373,34 @@ def _format_summary(summary: pd.DataFrame, columns: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
+def _evaluated_checkpoint(given: Path) -> tuple[Path, Path]:
+    """``(run_dir, checkpoint)`` of ``evaluate --checkpoint``: a ``.pt`` file is used itself,
+    a run folder means its ``best.pt``."""
+    if given.suffix == ".pt":
+        if not given.is_file():
+            raise UsageError(f"{given}: no such checkpoint")
+        return given.parent, given
+    if not (given / "best.pt").exists():
+        raise UsageError(f"{given} holds no best.pt: pass a run folder of `bootsep train` "
+                         "with at least one finished epoch")
+    return given, given / "best.pt"
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from .data import default_subset
     from .models import load_model
     from .studies import evaluate_model, summarize
 
     profile = get_profile(args.profile)
-    run_dir = args.checkpoint.parent if args.checkpoint.suffix == ".pt" else args.checkpoint
-    if not (run_dir / "best.pt").exists():
-        raise UsageError(f"{run_dir} holds no best.pt: pass a run folder of `bootsep train` "
-                         "with at least one finished epoch")
+    run_dir, checkpoint = _evaluated_checkpoint(args.checkpoint)
     try:
-        _, run = load_model(run_dir / "best.pt", device="cpu")
+        _, run = load_model(checkpoint, device="cpu")
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     _check_run_fits(run, profile, default_subset(profile), args.head)
     _check_corpus(profile, (args.split,))
     table = evaluate_model(profile, run_dir, split=args.split, head=args.head, bss=args.bss,
-                           stoi=args.stoi, jobs=args.jobs)
+                           stoi=args.stoi, jobs=args.jobs, checkpoint=checkpoint)
     columns = ("si_sdr", "si_sdri", "si_sir", "si_sar", "si_sdr_mix")
     columns += ("sdr", "sir", "sar") if args.bss else ()
     columns += ("stoi", "stoi_mix") if args.stoi else ()
@@ -393,8 +411,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _run_all(args: argparse.Namespace) -> int:
-    from .runall import main_run_all
+    from .runall import main_run_all, select_notebooks
 
+    try:  # before the corpus is built or the manifest written
+        select_notebooks(paths.repo_root() / "notebooks", args.only)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     return main_run_all(get_profile(args.profile), args.jobs, args.only)
 
 
@@ -407,13 +429,29 @@ COMMANDS = {
 }
 
 
+def _user_error(exc: Exception) -> str | None:
+    """The one-line message of an error the user can fix, or None for a bug (re-raised).
+
+    Usage errors, unusable output folders, speech-engine errors (``CorpusError``) and a full
+    disk (``ENOSPC``: "no space left on <path>").
+    """
+    from .data.speech import CorpusError
+
+    if isinstance(exc, UsageError | OutputDirError | CorpusError):
+        return str(exc)
+    return no_space_message(exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bootsep`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except UsageError as exc:
-        print(f"bootsep {args.command}: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        message = _user_error(exc)
+        if message is None:
+            raise
+        print(f"bootsep {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -255,6 +255,40 @@ def resample(signal: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray
     return np.ascontiguousarray(out.T)
 
 
+def _wav_declared_frames(path: Path) -> int | None:
+    """Frames a RIFF/WAVE header declares (its ``data`` chunk size), or None when unknown.
+
+    Streaming writers leave the size 0 or ``0xFFFFFFFF``: unknown, like non-WAV files.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align = 0
+        while len(chunk := fh.read(8)) == 8:
+            name, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if name == b"data":
+                known = 0 < size < 0xFFFFFFFF and block_align > 0
+                return size // block_align if known else None
+            body = fh.read(size + (size & 1))
+            if name == b"fmt " and len(body) >= 14:
+                block_align = int.from_bytes(body[12:14], "little")
+    return None
+
+
+def _check_complete(path: Path, frames_read: int) -> None:
+    """Raise :class:`AudioError` when a WAV holds fewer frames than its header declares.
+
+    libsndfile reads a truncated file without complaint, up to the data present.
+    """
+    declared = _wav_declared_frames(path)
+    if declared is not None and frames_read < declared:
+        raise AudioError(
+            f"{path}: truncated file: the header declares {declared} frames but only "
+            f"{frames_read} are present (an interrupted copy or download? fetch it again)"
+        )
+
+
 def read_audio(
     path: str | os.PathLike,
     *,
@@ -277,6 +311,9 @@ def read_audio(
     allow_silence : bool
         If False (default), an all-zero file raises :class:`AudioError`.
 
+    A WAV holding fewer frames than its header declares (cut short) raises
+    :class:`AudioError` naming both counts.
+
     Returns
     -------
     audio : np.ndarray, float32, shape (channels, samples)
@@ -289,6 +326,7 @@ def read_audio(
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as exc:  # corrupt / not audio
         raise AudioError(f"{path}: cannot be read as audio ({exc})") from exc
+    _check_complete(path, data.shape[0])
     audio = np.ascontiguousarray(data.T)
     if resample_to is not None and rate != resample_to:
         audio = resample(audio, rate, resample_to).astype(np.float32)

@@ -24,7 +24,8 @@ from . import paths
 from .config import Profile
 from .util import atomic_write_text
 
-__all__ = ["NotebookRun", "find_notebooks", "run_notebooks", "write_manifest"]
+__all__ = ["NotebookRun", "find_notebooks", "run_notebooks", "select_notebooks",
+           "write_manifest"]
 
 
 @dataclass
@@ -38,18 +39,34 @@ class NotebookRun:
     ok: bool
 
 
-def find_notebooks(folder: Path, only: str | None = None) -> list[Path]:
+def select_notebooks(folder: Path, only: str | None = None) -> list[Path]:
     """Numbered notebooks ``NN_*.ipynb`` in ``folder``, sorted; ``only`` keeps numbers listed
-    in a comma-separated string (``"04"`` or ``"01,02"``)."""
+    in a comma-separated string (``"04"`` or ``"01,02"``).
+
+    Raises
+    ------
+    ValueError
+        ``only`` lists no number (``""``), or a number no notebook has.
+    """
     found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
-    if only:
-        wanted = {s.strip().zfill(2) for s in only.split(",") if s.strip()}
-        unknown = wanted - {p.name[:2] for p in found}
-        if unknown:
-            numbers = ", ".join(sorted(unknown))
-            raise SystemExit(f"--only: no notebook numbered {numbers} in {folder}")
-        found = [p for p in found if p.name[:2] in wanted]
-    return found
+    if only is None:
+        return found
+    wanted = {s.strip().zfill(2) for s in only.split(",") if s.strip()}
+    if not wanted:
+        raise ValueError(f"--only {only!r}: give notebook numbers, e.g. --only 04 or 01,02")
+    unknown = wanted - {p.name[:2] for p in found}
+    if unknown:
+        numbers = ", ".join(sorted(unknown))
+        raise ValueError(f"--only: no notebook numbered {numbers} in {folder}")
+    return [p for p in found if p.name[:2] in wanted]
+
+
+def find_notebooks(folder: Path, only: str | None = None) -> list[Path]:
+    """:func:`select_notebooks`, exiting (``SystemExit`` with the message) on a bad ``only``."""
+    try:
+        return select_notebooks(folder, only)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def _git_commit() -> str:
@@ -185,6 +202,7 @@ def main_run_all(profile: Profile, jobs: int, only: str | None) -> int:
     """Data if missing, then the notebooks.  Returns a process exit code."""
     from .data import build_all
 
+    find_notebooks(paths.repo_root() / "notebooks", only)  # a bad --only: before any work
     start = time.perf_counter()
     root = paths.data_root(profile.data.root)
     print(f"[run_all] data: {root} (profile {profile.name}, {jobs} jobs)", file=sys.stderr)

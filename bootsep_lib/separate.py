@@ -18,10 +18,13 @@ roughly 150 MB per minute of audio.  Split recordings longer than tens of minute
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 from sklearn.cluster import KMeans
 from torch import nn
@@ -30,6 +33,7 @@ from bootsep_lib.dsp import istft, magnitude_db, read_audio, stft, stft_params, 
 from bootsep_lib.engine.config import RunConfig
 from bootsep_lib.models import check_sample_rate, load_model
 from bootsep_lib.spatial.features import loud_bins
+from bootsep_lib.util.folders import prepare_output_dir
 
 __all__ = ["HEADS", "embed", "kmeans_masks", "separate", "separate_file"]
 
@@ -156,6 +160,13 @@ def kmeans_masks(
     if n_sources < 1:
         raise ValueError(f"n_sources must be >= 1, got {n_sources}")
     flat = embeddings.reshape(-1, embeddings.shape[-1]).astype(np.float32)
+    if not np.all(np.isfinite(flat)):
+        bad = int(np.count_nonzero(~np.isfinite(flat).all(axis=1)))
+        raise ValueError(
+            f"the network gave NaN or infinite embeddings in {bad} of {flat.shape[0]} bins: "
+            "its weights are damaged or the input is out of range; retrain or use another "
+            "checkpoint"
+        )
     loud = np.flatnonzero(loud_bins(mix_stft, threshold_db).reshape(-1))
     if loud.size < n_sources:
         loud = np.arange(flat.shape[0])
@@ -242,7 +253,10 @@ def separate_file(
     checkpoint : path-like
         A checkpoint or run folder of :func:`bootsep_lib.engine.train_model`.
     out_dir : path-like
-        Created if missing; files are written atomically (32-bit float WAV, input rate).
+        Created if missing, and probed before inference (a file, or a folder that cannot be
+        created or written, fails at once).  The outputs (32-bit float WAV, input rate) are
+        written under temporary names and renamed only when all are written: never ``s1``
+        without ``s2``.
     head : {"dc", "mi"}
         See :func:`separate`.
     n_sources : int, optional
@@ -264,11 +278,15 @@ def separate_file(
     bootsep_lib.dsp.AudioError
         Unreadable, empty, silent or non-finite audio (a ``ValueError``).
     ValueError
-        Unreadable or mismatched checkpoint, or a sample rate the network was not trained for.
+        Unreadable or mismatched checkpoint, or a sample rate the network was not trained for;
+        an unusable ``out_dir`` (:class:`~bootsep_lib.util.folders.OutputDirError`).
+    OSError
+        ``errno.ENOSPC`` naming the file when the disk fills up (nothing is left behind).
     """
     audio, rate = read_audio(in_path)
     model, run = load_model(checkpoint, device, expected=expected)
-    check_sample_rate(model, rate)
+    check_sample_rate(model, rate, source=in_path)
+    out_dir = prepare_output_dir(out_dir)
     estimates = separate(
         model,
         audio[0],
@@ -280,7 +298,38 @@ def separate_file(
         threshold_db=threshold_db,
     )
     stem = Path(in_path).stem
-    paths = [Path(out_dir) / f"{stem}_s{k + 1}.wav" for k in range(len(estimates))]
-    for path, estimate in zip(paths, estimates, strict=True):
-        write_audio(path, estimate, rate)
+    paths = [out_dir / f"{stem}_s{k + 1}.wav" for k in range(len(estimates))]
+    _write_all(paths, estimates, rate)
     return paths
+
+
+def _write_one(tmp: Path, final: Path, estimate: np.ndarray, rate: int) -> None:
+    """:func:`write_audio` to ``tmp``; a full disk becomes ``OSError(ENOSPC)`` naming ``final``.
+
+    libsndfile reports a full disk as ``LibsndfileError: System error.`` without the errno,
+    so the free space decides.
+    """
+    try:
+        write_audio(tmp, estimate, rate)
+    except sf.LibsndfileError as exc:
+        if shutil.disk_usage(final.parent).free >= estimate.nbytes + 4096:
+            raise OSError(errno.EIO, f"cannot write audio ({exc})", str(final)) from exc
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(final)) from exc
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(final)) from exc
+
+
+def _write_all(paths: list[Path], estimates: np.ndarray, rate: int) -> None:
+    """Write every estimate under a temporary name, then rename them all (or none)."""
+    temps = [p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in paths]
+    try:
+        for tmp, path, estimate in zip(temps, paths, estimates, strict=True):
+            _write_one(tmp, path, estimate, rate)
+        for tmp, path in zip(temps, paths, strict=True):
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        raise

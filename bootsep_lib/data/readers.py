@@ -174,6 +174,9 @@ class MixtureDataset(Dataset):
         return 4 if self._channels == "train_pair" else max(self._channels) + 1
 
     def _check_folder(self) -> Path:
+        if self.root.exists() and not self.root.is_dir():
+            raise DatasetError(f"corpus root {self.root} is a file, not a folder: point root / "
+                               "BOOTSEP_DATA at the folder holding the corpus")
         if not self.root.is_dir():
             raise DatasetError(
                 f"corpus root {self.root} does not exist: {_HOW_TO_BUILD} (it writes to "

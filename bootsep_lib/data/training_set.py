@@ -161,6 +161,14 @@ class TrainingSet(Dataset):
             "alpha": self.alpha, "with_sources": self.with_sources,
         })
 
+    @property
+    def signal(self) -> dict[str, float]:
+        """Sample rate and STFT of the features, recorded in the checkpoints trained on this set
+        (:func:`bootsep_lib.engine.train_model` reads it; it is not part of :attr:`tag`)."""
+        cfg = self.profile.spatial
+        return {"sample_rate": self.subset.sample_rate, "window_ms": cfg.window_ms,
+                "hop_ms": cfg.hop_ms}
+
     def __len__(self) -> int:
         return len(self.ids)
 

@@ -25,8 +25,8 @@ from bootsep_lib.engine.config import RunConfig
 from .registry import build_model
 
 __all__ = [
-    "CHECKPOINT_FORMAT", "SIGNAL_KEYS", "check_sample_rate", "load_model", "read_checkpoint",
-    "resolve_device", "signal_info",
+    "CHECKPOINT_FORMAT", "SIGNAL_KEYS", "check_finite_weights", "check_sample_rate", "load_model",
+    "read_checkpoint", "resolve_device", "signal_info",
 ]
 
 CHECKPOINT_FORMAT = "bootsep-checkpoint-v1"
@@ -71,14 +71,34 @@ def signal_info(signal: Mapping[str, Any] | None) -> dict[str, float] | None:
             "hop_ms": float(signal["hop_ms"])}
 
 
-def check_sample_rate(model: nn.Module, sample_rate: int) -> None:
-    """Raise ``ValueError`` when ``model`` was trained at another rate (unknown: no check)."""
+def check_sample_rate(model: nn.Module, sample_rate: int, source: object = None) -> None:
+    """Raise ``ValueError`` when ``model`` was trained at another rate (unknown: no check).
+
+    The recorded rate must match exactly (8015 Hz is not 8000 Hz, even where both give the
+    same STFT size); ``source`` (e.g. the input file) prefixes the message.
+    """
     signal = getattr(model, "signal", None)
     if signal is not None and int(signal["sample_rate"]) != int(sample_rate):
+        where = "" if source is None else f"{source}: "
+        n_freqs = getattr(model, "n_freqs", None)
+        bins = "" if n_freqs is None else f", {n_freqs} frequencies"
         raise ValueError(
-            f"the network was trained on {signal['sample_rate']} Hz audio "
-            f"({signal['window_ms']:g} ms / {signal['hop_ms']:g} ms STFT), got {sample_rate} Hz: "
-            "resample the input"
+            f"{where}the network was trained on {signal['sample_rate']} Hz audio "
+            f"({signal['window_ms']:g} ms / {signal['hop_ms']:g} ms STFT{bins}), got "
+            f"{sample_rate} Hz: resample the input"
+        )
+
+
+def check_finite_weights(path: Path, state: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` naming ``path`` and the tensors of ``state`` holding NaN / Inf."""
+    bad = [name for name, value in state.items()
+           if torch.is_tensor(value) and value.is_floating_point()
+           and not bool(torch.isfinite(value).all())]
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise ValueError(
+            f"{path}: NaN or infinite weights in {shown}: the checkpoint is damaged or "
+            "training diverged; retrain or use another checkpoint"
         )
 
 
@@ -121,7 +141,8 @@ def load_model(
     Raises
     ------
     ValueError
-        Missing, unreadable or foreign checkpoint, or one that does not match ``expected``.
+        Missing, unreadable or foreign checkpoint, one with NaN / infinite weights, or one
+        that does not match ``expected``.
     """
     path = Path(checkpoint)
     if path.is_dir():
@@ -134,5 +155,6 @@ def load_model(
         model.load_state_dict(ckpt["model"])
     except RuntimeError as exc:
         raise ValueError(f"{path}: weights do not fit the configured network ({exc})") from exc
+    check_finite_weights(path, ckpt["model"])
     model.signal = signal_info(ckpt.get("signal"))
     return model.to(resolve_device(device)).eval(), run

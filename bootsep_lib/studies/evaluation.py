@@ -30,8 +30,8 @@ METRIC_COLUMNS = ("si_sdr", "si_sir", "si_sar", "si_sdr_mix", "si_sdri")
 
 
 def _eval_worker(args: tuple) -> list[dict]:
-    profile, split, subset, run_dir, head, bss, stoi, baselines, indices = args
-    model, run = load_model(Path(run_dir) / "best.pt", device="cpu")
+    profile, split, subset, checkpoint, head, bss, stoi, baselines, indices = args
+    model, run = load_model(checkpoint, device="cpu")
     ds = open_split(profile, split, subset=subset)
     rows = []
     for i in indices:
@@ -64,6 +64,7 @@ def evaluate_model(
     mixture_baselines: bool = True,
     jobs: int = 1,
     progress: bool = True,
+    checkpoint: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """Per-mixture scores of a trained model on channel 0 of a split (cached).
 
@@ -84,6 +85,9 @@ def evaluate_model(
         baselines (``si_sdr_mix``) are always there.
     jobs : int
         Worker processes.
+    checkpoint : path-like, optional
+        Evaluate this checkpoint file instead of ``run_dir/best.pt`` (e.g. ``last.pt``); it is
+        part of the cache key.
 
     Returns
     -------
@@ -93,17 +97,21 @@ def evaluate_model(
     """
     subset = subset or default_subset(profile)
     run_dir = Path(run_dir)
+    default = run_dir / "best.pt"
+    checkpoint = default if checkpoint is None else Path(checkpoint)
+    # best.pt keeps the key it always had (no cache is invalidated); another file adds its path
+    named = {} if checkpoint == default else {"checkpoint": str(checkpoint.resolve())}
     key = config_hash({
         "run": run_dir.name, "data": profile.data, "spatial": profile.spatial, "split": split,
         "subset": subset, "head": head, "bss": bss, "stoi": stoi,
         "mixture_baselines": mixture_baselines,
-        "checkpoint_mtime": (run_dir / "best.pt").stat().st_mtime_ns,
+        "checkpoint_mtime": checkpoint.stat().st_mtime_ns, **named,
     })
     path = cache_entry("evaluations", key, ".csv")
 
     def compute() -> pd.DataFrame:
         n = len(open_split(profile, split, subset=subset, return_sources=False))
-        tasks = [(profile, split, subset, str(run_dir), head, bss, stoi, mixture_baselines,
+        tasks = [(profile, split, subset, str(checkpoint), head, bss, stoi, mixture_baselines,
                   chunk) for chunk in strided(n, max(1, min(jobs, n)))]
         parts = parallel_map(_eval_worker, tasks, jobs=jobs, progress=progress,
                              desc=f"evaluate {run_dir.name} ({head})",
