@@ -1,7 +1,7 @@
 """Networks: the BLSTM trunk, the deep clustering and Chimera networks, their registry, loading.
 
 Architecture (Section 3.1 of the bootstrapping paper; Section 3.2 of the M-DC paper): see
-:mod:`.trunk` (BLSTM stack, input standardization, packing), :mod:`.deep_clustering`
+:mod:`.trunk` (BLSTM stack, input standardization, padding masks), :mod:`.deep_clustering`
 (``"dc"``) and :mod:`.chimera` (``"chimera"``).  :func:`build_model` builds a registered
 network by name (see :mod:`.registry` to add one); :func:`load_model` rebuilds a trained one
 from its checkpoint (:mod:`.loading`).

@@ -56,7 +56,7 @@ class DeepClusteringNet(nn.Module):
         features : Tensor, shape (batch, frames, freqs)
             Log-magnitude of the mixture (e.g. :func:`bootsep_lib.dsp.magnitude_db`).
         lengths : Tensor or sequence of int, shape (batch,), optional
-            Valid frames per item (the batch is packed); ``None``: all frames valid.
+            Valid frames per item (padding cannot reach them); ``None``: all frames valid.
 
         Returns
         -------

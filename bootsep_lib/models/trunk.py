@@ -20,10 +20,18 @@ identity: a trainer must set them.
 
 Padding
 -------
-``forward(features, lengths)`` packs the batch with
-:func:`torch.nn.utils.rnn.pack_padded_sequence`, so padded frames never influence the valid
-ones (in either direction).  Outputs at padded frames are meaningless and must get weight 0
-in the loss.
+``forward(features, lengths)`` keeps padded frames from influencing the valid ones (in either
+direction) without :func:`torch.nn.utils.rnn.pack_padded_sequence`, whose CPU kernel is 4-20x
+slower than the padded one as soon as the lengths differ:
+
+* all lengths equal to the number of frames: the plain padded BLSTM (bitwise equal to the
+  packed one, outputs and gradients, and 1.6x faster);
+* otherwise, layer by layer, the forward direction runs on the padded batch (padding comes
+  after the valid frames, so it cannot reach them) and the backward direction runs forward
+  over each item's valid frames reversed within its own length (:func:`reverse_within`), its
+  outputs reversed back.  This equals the packed BLSTM on valid frames to float tolerance.
+
+Outputs at padded frames are set to 0 (as the packed path's) and must get weight 0 in the loss.
 """
 
 from __future__ import annotations
@@ -33,11 +41,13 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from bootsep_lib.config import ModelConfig
 
-__all__ = ["BLSTMTrunk", "EmbeddingHead", "feature_statistics"]
+__all__ = ["BLSTMTrunk", "EmbeddingHead", "feature_statistics", "reverse_within"]
+
+
+_WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 def _lengths_tensor(lengths: torch.Tensor | Sequence[int]) -> torch.Tensor:
@@ -71,6 +81,22 @@ def feature_statistics(
     else:
         valid = features[_valid_frames(features.shape[1], lengths).to(features.device)]
     return valid.mean(dim=0), valid.std(dim=0)
+
+
+def reverse_within(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Reverse every item of ``x`` (batch, frames, ...) within its length; padding stays put.
+
+    ``index`` comes from :func:`reversal_index`.  The reversal is its own inverse.
+    """
+    shape = (*index.shape, *([1] * (x.ndim - 2)))
+    return x.gather(1, index.view(shape).expand_as(x))
+
+
+def reversal_index(lengths: torch.Tensor, frames: int, device: torch.device) -> torch.Tensor:
+    """Frame indices ``(batch, frames)``: ``L - 1 - t`` on valid frames ``t < L``, else ``t``."""
+    t = torch.arange(frames).unsqueeze(0)
+    last = lengths.unsqueeze(1) - 1
+    return torch.where(t <= last, last - t, t).to(device)
 
 
 class BLSTMTrunk(nn.Module):
@@ -122,12 +148,31 @@ class BLSTMTrunk(nn.Module):
         x = (features - self.input_mean) / self.input_std
         if lengths is None:
             return self.lstm(x)[0]
-        packed = pack_padded_sequence(
-            x, _lengths_tensor(lengths), batch_first=True, enforce_sorted=False
-        )
-        out = self.lstm(packed)[0]
-        return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+        lengths = _lengths_tensor(lengths)
+        if bool((lengths == x.shape[1]).all()):
+            return self.lstm(x)[0]
+        return self._masked(x, lengths)
 
+    def _direction(self, x: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:
+        """One direction of one layer of :attr:`lstm`, run forward in time over ``x``."""
+        lstm = self.lstm
+        weights = [getattr(lstm, f"{name}_l{layer}{suffix}") for name in _WEIGHT_NAMES]
+        zeros = x.new_zeros(1, x.shape[0], lstm.hidden_size)
+        return torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)[0]
+
+    def _masked(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The BLSTM of unequal lengths, exact on valid frames (see the module docstring)."""
+        index = reversal_index(lengths, x.shape[1], x.device)
+        lstm = self.lstm
+        for layer in range(lstm.num_layers):
+            if layer > 0 and self.training and lstm.dropout > 0:
+                x = F.dropout(x, lstm.dropout, training=True)
+            forward = self._direction(x, layer, "")
+            backward = reverse_within(self._direction(reverse_within(x, index), layer, "_reverse"),
+                                      index)
+            x = torch.cat([forward, backward], dim=-1)
+        valid = _valid_frames(x.shape[1], lengths).to(x.device)
+        return x * valid.unsqueeze(-1).to(x.dtype)
 
 class EmbeddingHead(nn.Module):
     """Dense layer to ``freqs * D``, tanh, unit norm per bin: ``(batch, frames, freqs, D)``."""
