@@ -223,8 +223,8 @@ def bootstrap_weights(
     -------
     weights : real array, shape (..., frames, freqs)
     """
-    if alpha < 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    if not (np.isfinite(alpha) and alpha >= 0):
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha}")
     confidence = (_per_mixture(c_cl, magnitude) * _per_mixture(c_jsd, magnitude) * c_post) ** alpha
     return confidence * magnitude_weights(magnitude, norm)
 

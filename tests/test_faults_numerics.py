@@ -112,3 +112,12 @@ def test_metric_edge_cases_agree_across_families() -> None:
     assert ev.stoi(silent_est, refs, SR, perm=np.arange(2))[0] == 0.0
     with pytest.raises(ValueError, match=r"STOI needs at least 3280 samples \(0.41 s at 8000 Hz\)"):
         ev.stoi(est[:, :100], refs[:, :100], SR)
+
+
+@pytest.mark.parametrize("alpha", [float("nan"), float("inf"), -0.5])
+def test_bootstrap_weights_reject_a_bad_alpha(alpha):
+    from bootsep_lib.targets import bootstrap_weights
+
+    mag = np.ones((4, 3))
+    with pytest.raises(ValueError, match="finite number >= 0"):
+        bootstrap_weights(mag, 0.5, 0.5, np.ones((4, 3)), alpha)
