@@ -61,9 +61,9 @@ from bootsep_lib.models.loading import signal_info
 from . import checkpoint as ckpt_io
 from .batches import collate, to_device
 from .checkpoint import history_frame, read_checkpoint
-from .config import RunConfig, TrainResult
+from .config import RunConfig, TrainResult, with_max_steps
 from .distributed import Dist, join_process_group
-from .session import MIN_IMPROVEMENT, Budget, Session, setup
+from .session import MAX_NONFINITE_STEPS, MIN_IMPROVEMENT, Budget, Session, setup
 
 __all__ = ["train_model"]
 
@@ -77,14 +77,14 @@ def _batch_loss(
 
 def _result(
     run_dir: Path,
-    history: list[dict[str, float]],
     *,
     cached: bool,
     fps: float,
     steps: int,
     finished: bool,
+    state: ckpt_io.TrainState,
 ) -> TrainResult:
-    frame = history_frame(history)
+    frame = history_frame(state.history)
     if cached and len(frame):
         fps = float(frame["frames_per_s"].mean())
     return TrainResult(
@@ -96,6 +96,8 @@ def _result(
         frames_per_second=fps,
         steps_run=steps,
         finished=finished,
+        stop_reason=ckpt_io.stop_reason(state) if finished else "",
+        nonfinite_steps=state.nonfinite_steps,
     )
 
 
@@ -116,40 +118,72 @@ def _loader(s: Session) -> DataLoader:
     )
 
 
-def _train_step(s: Session, batch: dict[str, torch.Tensor]) -> float:
-    """One optimiser step on ``batch`` (on the device); returns the batch loss.
+def _train_step(
+    s: Session, batch: dict[str, torch.Tensor], own: int, total: int
+) -> float | None:
+    """One optimiser step on this rank's slice of a global batch; its loss, None if skipped.
 
-    Raises
-    ------
-    FloatingPointError
-        Non-finite loss without a grad scaler (which would otherwise skip the step).
+    The step is skipped (no optimiser update, the grad scaler told) on every rank when the loss
+    of any rank is non-finite, or, without a grad scaler, the gradient norm is (with one, the
+    scaler skips steps whose gradients overflowed, as usual under AMP).  Under DDP the returned
+    loss is this rank's share: its mean over ranks is the loss of the global batch.
     """
+    batch, factor = s.ctx.share_batch(batch, own, total)
     s.optimizer.zero_grad(set_to_none=True)
     with s.autocast():
         loss = _batch_loss(s.net, batch, s.run, s.loss)
+        if s.ctx.world > 1:
+            loss = loss * factor
     s.scaler.scale(loss).backward()
     s.scaler.unscale_(s.optimizer)
-    nn.utils.clip_grad_norm_(s.model.parameters(), s.run.train.grad_clip)
+    norm = nn.utils.clip_grad_norm_(s.model.parameters(), s.run.train.grad_clip)
+    value = float(loss.detach())
+    bad = not math.isfinite(value) or (
+        not s.scaler.is_enabled() and not math.isfinite(float(norm)))
+    if s.ctx.any(bad, s.dev):
+        s.optimizer.zero_grad(set_to_none=True)
+        s.scaler.update()
+        return None
     s.scaler.step(s.optimizer)
     s.scaler.update()
-    value = float(loss.detach())
-    if not math.isfinite(value) and not s.scaler.is_enabled():
-        raise FloatingPointError(
-            f"non-finite training loss at step {s.state.step} of run {s.run.run_id}"
-        )
     return value
+
+
+def _advance(s: Session) -> None:
+    """Advance the step counters (a skipped step counts: it used its batch)."""
+    s.state.step += 1
+    s.state.step_in_epoch += 1
+    s.budget.steps_run += 1
 
 
 def _count_step(s: Session, value: float, frames: int) -> None:
     """Advance the step counters and this epoch's accumulators."""
+    _advance(s)
     state = s.state
-    state.step += 1
-    state.step_in_epoch += 1
     state.acc_loss += value
     state.acc_batches += 1
     state.acc_frames += frames
-    s.budget.steps_run += 1
     s.budget.frames_run += frames
+
+
+def _skip_step(s: Session) -> None:
+    """Count a step skipped for a non-finite loss; raise once they pass the limit.
+
+    Raises
+    ------
+    FloatingPointError
+        More than ``max_nonfinite_steps`` steps of the run were skipped.
+    """
+    _advance(s)
+    state = s.state
+    state.nonfinite_steps += 1
+    limit = s.budget.max_nonfinite_steps
+    if state.nonfinite_steps > limit:
+        raise FloatingPointError(
+            f"run {s.run.run_id}: non-finite training loss at step {state.step}; "
+            f"{state.nonfinite_steps} steps skipped, more than max_nonfinite_steps={limit} "
+            f"(resumable from the last checkpoint in {s.run_dir})"
+        )
 
 
 def _add_seconds(s: Session, elapsed: float) -> None:
@@ -161,6 +195,7 @@ def _run_epoch(s: Session) -> bool:
     """Train the rest of the current epoch; False when the step budget stopped it midway.
 
     ``last.pt`` is also written every ``checkpoint_every_steps`` steps and at the budget stop.
+    Reaching ``run.max_steps`` ends the epoch early (True: it is validated and logged).
     """
     s.net.train()
     every = s.budget.checkpoint_every_steps
@@ -174,11 +209,17 @@ def _run_epoch(s: Session) -> bool:
     tick = time.perf_counter()
     stopped = False
     for batch in _loader(s):
+        own, total = s.sampler.share(s.state.step_in_epoch)
         batch = to_device(batch, s.dev)
-        value = _train_step(s, batch)
-        _count_step(s, value, int(batch["lengths"].sum()))
+        value = _train_step(s, batch, own, total)
+        if value is None:
+            _skip_step(s)
+        else:
+            _count_step(s, value, int(batch["lengths"].sum()) if own else 0)
+            bar.set_postfix(loss=f"{value:.4f}", refresh=False)
         bar.update(1)
-        bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+        if s.capped():
+            break
         if s.budget_spent() or (every and s.state.step % every == 0):
             _add_seconds(s, time.perf_counter() - tick)
             s.save_last()
@@ -198,15 +239,17 @@ def _run_epoch(s: Session) -> bool:
 def _validate(s: Session) -> float:
     """Item-weighted mean batch loss over the (centre-cropped) validation set, all ranks.
 
-    Runs the bare module (not the DDP wrapper): ranks may hold different numbers of batches.
+    The validation batches are those of one process, each rank computing its slice (as in
+    training); runs the bare module (not the DDP wrapper).
     """
     s.model.eval()
     total, count = 0.0, 0
-    for keys in s.valid_batches:
+    for keys, own, size in s.valid_batches:
         batch = to_device(collate([s.valid_view[k] for k in keys]), s.dev)
+        batch, _ = s.ctx.share_batch(batch, own, size)
         with s.autocast():
-            total += float(_batch_loss(s.model, batch, s.run, s.loss)) * len(keys)
-        count += len(keys)
+            total += float(_batch_loss(s.model, batch, s.run, s.loss)) * own
+        count += own
     total, count = s.ctx.sum([total, count], s.dev)
     return total / count
 
@@ -263,15 +306,24 @@ def _end_epoch(s: Session) -> None:
 def _finish(s: Session) -> TrainResult:
     """Mark a complete run ``done``; the call's result with its throughput (all ranks)."""
     state = s.state
-    finished = state.epoch >= s.run.train.epochs or state.stopped_early
-    if finished and s.ctx.main:
-        ckpt_io.write_done(s.run_dir, s.run, state)
+    finished = state.epoch >= s.run.train.epochs or state.stopped_early or s.capped()
+    if finished:
+        state.stop_reason = _stop_reason(s)
+        if s.ctx.main:
+            ckpt_io.write_done(s.run_dir, s.run, state)
     s.ctx.barrier()
     (frames_all,) = s.ctx.sum([s.budget.frames_run], s.dev)
     seconds = s.budget.seconds_run
     fps = frames_all / seconds if seconds > 0 else 0.0
-    return _result(s.run_dir, state.history, cached=False, fps=fps, steps=s.budget.steps_run,
-                   finished=finished)
+    return _result(s.run_dir, cached=False, fps=fps, steps=s.budget.steps_run,
+                   finished=finished, state=state)
+
+
+def _stop_reason(s: Session) -> str:
+    """Why a finished run stopped: ``"early_stop"``, ``"max_steps"`` or ``"epochs"``."""
+    if s.state.stopped_early:
+        return "early_stop"
+    return "max_steps" if s.capped() else "epochs"
 
 
 def _train(
@@ -280,8 +332,8 @@ def _train(
 ) -> TrainResult:
     """The cached result of a done run, or setup, epochs until done or out of budget, finish."""
     if (run_dir / "done").exists():
-        history = read_checkpoint(run_dir / "last.pt")["state"]["history"]
-        return _result(run_dir, history, cached=True, fps=0.0, steps=0, finished=True)
+        state = ckpt_io.TrainState(**read_checkpoint(run_dir / "last.pt")["state"])
+        return _result(run_dir, cached=True, fps=0.0, steps=0, finished=True, state=state)
     n_train, n_valid = len(train_set), len(valid_set)  # type: ignore[arg-type]
     if n_train == 0 or n_valid == 0:
         raise ValueError(f"empty data: {n_train} training and {n_valid} validation items")
@@ -312,6 +364,8 @@ def train_model(
     stop_after_steps: int | None = None,
     checkpoint_every_steps: int | None = None,
     signal: Mapping[str, Any] | None = None,
+    max_steps: int | None = None,
+    max_nonfinite_steps: int = MAX_NONFINITE_STEPS,
 ) -> TrainResult:
     """Train (or resume, or fetch from the cache) the model a :class:`RunConfig` describes.
 
@@ -354,17 +408,22 @@ def train_model(
     ``lr_patience - 1``, since it acts on the epoch *after* ``patience`` stalls); training stops
     after ``early_stop_patience`` epochs without a new best.  A new best is a relative decrease
     of at least ``1e-4`` (the scheduler's default threshold), for both rules.  Gradients are
-    clipped to a global norm of ``grad_clip``.  The objective of a batch is the mean over its
+    clipped to a global norm of ``grad_clip``.  Data parallel: ``batch_size`` is the global
+    batch; each of the ``torchrun`` processes trains on its slice of the batches one process
+    would draw, so epochs, steps and schedule are those of one process, and the run id does not
+    depend on the number of processes.  The objective of a batch is the mean over its
     items of the per-item loss normalized by ``normalize_loss(..., mode=run.loss_norm)``; the
     Chimera MI term is not confidence-weighted: its bin weights are 1 on real frames and 0 on
     padding.
     """
+    run = with_max_steps(run, max_steps)
     run_dir = Path(cache_dir) / "models" / run.run_id
     budget = Budget(
         target_epochs=run.train.epochs if max_epochs is None else min(run.train.epochs, max_epochs),
         stop_after_steps=stop_after_steps,
         checkpoint_every_steps=checkpoint_every_steps,
         progress=progress,
+        max_nonfinite_steps=max_nonfinite_steps,
     )
     info = signal_info(signal if signal is not None else getattr(train_set, "signal", None))
     ctx, dev = join_process_group(device)

@@ -12,7 +12,12 @@ import torch
 
 from bootsep_lib.targets import simplex_targets
 
-from .deep_clustering import deep_clustering_loss, flat_batch, normalize_loss
+from .deep_clustering import (
+    BATCH_WEIGHT_MEAN,
+    deep_clustering_loss,
+    flat_batch,
+    normalize_loss,
+)
 from .registry import Loss, LossSettings, register_loss
 
 __all__ = ["ManifoldAwareDeepClustering", "mdc_loss"]
@@ -62,4 +67,5 @@ class ManifoldAwareDeepClustering(Loss):
     ) -> torch.Tensor:
         flat, labels, weights = flat_batch(outputs, batch)
         per_item = mdc_loss(flat, labels, weights, n_sources=settings.n_sources)
-        return normalize_loss(per_item, weights, settings.loss_norm).mean()
+        return normalize_loss(per_item, weights, settings.loss_norm,
+                              batch.get(BATCH_WEIGHT_MEAN)).mean()
