@@ -43,6 +43,7 @@ losses by name.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -333,6 +334,7 @@ def _train(
     """The cached result of a done run, or setup, epochs until done or out of budget, finish."""
     if (run_dir / "done").exists():
         state = ckpt_io.TrainState(**read_checkpoint(run_dir / "last.pt")["state"])
+        state.stop_reason = json.loads((run_dir / "done").read_text()).get("stop_reason", "")
         return _result(run_dir, cached=True, fps=0.0, steps=0, finished=True, state=state)
     n_train, n_valid = len(train_set), len(valid_set)  # type: ignore[arg-type]
     if n_train == 0 or n_valid == 0:
