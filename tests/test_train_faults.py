@@ -21,7 +21,7 @@ import torch
 from test_train import REPO, RandomItems, _run, _weights
 
 from bootsep_lib import cli
-from bootsep_lib.engine import checkpoint, session, train_model, trainer
+from bootsep_lib.engine import checkpoint, session, steps, train_model
 from bootsep_lib.engine.batches import EpochBatches, rank_slice, validation_batches
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -32,9 +32,9 @@ def data() -> tuple[RandomItems, RandomItems]:
     return RandomItems(12, seed=0), RandomItems(5, seed=1)
 
 
-def _nan_at(monkeypatch: pytest.MonkeyPatch, steps: set[int] | None) -> None:
+def _nan_at(monkeypatch: pytest.MonkeyPatch, at: set[int] | None) -> None:
     """Make the training loss NaN at the given 0-based steps (``None``: always)."""
-    real = trainer._batch_loss
+    real = steps.batch_loss
     calls = {"train": 0}
 
     def loss(net, batch, run, loss_fn):
@@ -42,9 +42,9 @@ def _nan_at(monkeypatch: pytest.MonkeyPatch, steps: set[int] | None) -> None:
         if not net.training:
             return value
         step, calls["train"] = calls["train"], calls["train"] + 1
-        return value * float("nan") if steps is None or step in steps else value
+        return value * float("nan") if at is None or step in at else value
 
-    monkeypatch.setattr(trainer, "_batch_loss", loss)
+    monkeypatch.setattr(steps, "batch_loss", loss)
 
 
 def _with_scaler(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,13 +152,13 @@ import json, os, sys
 import torch
 sys.path[:0] = [{repo!r}, {tests!r}]
 from test_train import RandomItems, _run
-from bootsep_lib.engine import trainer
+from bootsep_lib.engine import steps, trainer
 import dataclasses
 
 torch.set_num_threads(1)
 losses = []
-step = trainer._train_step
-trainer._train_step = lambda *a: losses.append(step(*a)) or losses[-1]
+step = steps.train_step
+steps.train_step = lambda *a: losses.append(step(*a)) or losses[-1]
 run = _run({loss!r}, batch_size=4, epochs=2)
 run = dataclasses.replace(run, model=dataclasses.replace(run.model, dropout=0.0))
 train = RandomItems(13, 0, chimera={chimera})

@@ -23,8 +23,10 @@ What the trainer guarantees
   support is about 30x slower, and oneDNN stays on: it is 1.3x faster for LSTMs).
 * **Data parallel without code change.**  Under ``torchrun`` (``WORLD_SIZE`` > 1 in the
   environment) the trainer joins the process group (NCCL on CUDA, Gloo on CPU), wraps the model
-  in ``DistributedDataParallel``, shards every epoch with a ``DistributedSampler`` and averages
-  the losses it logs across processes; only rank 0 writes files.
+  in ``DistributedDataParallel`` and gives each rank its slice of the global batches one process
+  would draw (``batch_size`` is the global batch), normalised as the whole batch
+  (:meth:`~bootsep_lib.engine.distributed.Dist.share_batch`): the same steps, schedule and run
+  id as one process; only rank 0 writes files.
 
 Files of a run: ``config.json``, ``last.pt``, ``best.pt`` (lowest validation loss), ``log.csv``
 (one row per epoch: epoch, step, train_loss, valid_loss, lr, seconds, frames_per_s) and
@@ -34,7 +36,8 @@ The steps
 ---------
 :func:`train_model` joins the process group and calls :func:`_train`, which returns the cached
 result or runs :func:`bootsep_lib.engine.session.setup` (seeds, network, optimiser, schedule,
-resume), then :func:`_run_epoch` (batches of one epoch, with mid-epoch checkpoints) and
+resume), then :func:`_run_epoch` (batches of one epoch, each a
+:func:`bootsep_lib.engine.steps.train_step`, with mid-epoch checkpoints) and
 :func:`_end_epoch` (validation, schedule, history, checkpoints) until the run is done or a
 budget is spent, and :func:`_finish` (``done`` marker, throughput).  The loss of a batch comes
 from the loss registry (:func:`bootsep_lib.losses.get_loss`): the trainer does not know the
@@ -44,7 +47,6 @@ losses by name.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Mapping
@@ -52,14 +54,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from bootsep_lib.losses import Loss
 from bootsep_lib.models.loading import signal_info
 
 from . import checkpoint as ckpt_io
+from . import steps
 from .batches import collate, to_device
 from .checkpoint import history_frame, read_checkpoint
 from .config import RunConfig, TrainResult, with_max_steps
@@ -67,13 +68,6 @@ from .distributed import Dist, join_process_group
 from .session import MAX_NONFINITE_STEPS, MIN_IMPROVEMENT, Budget, Session, setup
 
 __all__ = ["train_model"]
-
-
-def _batch_loss(
-    net: nn.Module, batch: Mapping[str, torch.Tensor], run: RunConfig, loss: Loss
-) -> torch.Tensor:
-    """The scalar objective of one batch: the registered ``loss`` of the network's outputs."""
-    return loss(net(batch["features"], batch["lengths"]), batch, run)
 
 
 def _result(
@@ -119,74 +113,6 @@ def _loader(s: Session) -> DataLoader:
     )
 
 
-def _train_step(
-    s: Session, batch: dict[str, torch.Tensor], own: int, total: int
-) -> float | None:
-    """One optimiser step on this rank's slice of a global batch; its loss, None if skipped.
-
-    The step is skipped (no optimiser update, the grad scaler told) on every rank when the loss
-    of any rank is non-finite, or, without a grad scaler, the gradient norm is (with one, the
-    scaler skips steps whose gradients overflowed, as usual under AMP).  Under DDP the returned
-    loss is this rank's share: its mean over ranks is the loss of the global batch.
-    """
-    batch, factor = s.ctx.share_batch(batch, own, total)
-    s.optimizer.zero_grad(set_to_none=True)
-    with s.autocast():
-        loss = _batch_loss(s.net, batch, s.run, s.loss)
-        if s.ctx.world > 1:
-            loss = loss * factor
-    s.scaler.scale(loss).backward()
-    s.scaler.unscale_(s.optimizer)
-    norm = nn.utils.clip_grad_norm_(s.model.parameters(), s.run.train.grad_clip)
-    value = float(loss.detach())
-    bad = not math.isfinite(value) or (
-        not s.scaler.is_enabled() and not math.isfinite(float(norm)))
-    if s.ctx.any(bad, s.dev):
-        s.optimizer.zero_grad(set_to_none=True)
-        s.scaler.update()
-        return None
-    s.scaler.step(s.optimizer)
-    s.scaler.update()
-    return value
-
-
-def _advance(s: Session) -> None:
-    """Advance the step counters (a skipped step counts: it used its batch)."""
-    s.state.step += 1
-    s.state.step_in_epoch += 1
-    s.budget.steps_run += 1
-
-
-def _count_step(s: Session, value: float, frames: int) -> None:
-    """Advance the step counters and this epoch's accumulators."""
-    _advance(s)
-    state = s.state
-    state.acc_loss += value
-    state.acc_batches += 1
-    state.acc_frames += frames
-    s.budget.frames_run += frames
-
-
-def _skip_step(s: Session) -> None:
-    """Count a step skipped for a non-finite loss; raise once they pass the limit.
-
-    Raises
-    ------
-    FloatingPointError
-        More than ``max_nonfinite_steps`` steps of the run were skipped.
-    """
-    _advance(s)
-    state = s.state
-    state.nonfinite_steps += 1
-    limit = s.budget.max_nonfinite_steps
-    if state.nonfinite_steps > limit:
-        raise FloatingPointError(
-            f"run {s.run.run_id}: non-finite training loss at step {state.step}; "
-            f"{state.nonfinite_steps} steps skipped, more than max_nonfinite_steps={limit} "
-            f"(resumable from the last checkpoint in {s.run_dir})"
-        )
-
-
 def _add_seconds(s: Session, elapsed: float) -> None:
     s.state.acc_seconds += elapsed
     s.budget.seconds_run += elapsed
@@ -212,11 +138,11 @@ def _run_epoch(s: Session) -> bool:
     for batch in _loader(s):
         own, total = s.sampler.share(s.state.step_in_epoch)
         batch = to_device(batch, s.dev)
-        value = _train_step(s, batch, own, total)
+        value = steps.train_step(s, batch, own, total)
         if value is None:
-            _skip_step(s)
+            steps.skip_step(s)
         else:
-            _count_step(s, value, int(batch["lengths"].sum()) if own else 0)
+            steps.count_step(s, value, int(batch["lengths"].sum()) if own else 0)
             bar.set_postfix(loss=f"{value:.4f}", refresh=False)
         bar.update(1)
         if s.capped():
@@ -249,7 +175,7 @@ def _validate(s: Session) -> float:
         batch = to_device(collate([s.valid_view[k] for k in keys]), s.dev)
         batch, _ = s.ctx.share_batch(batch, own, size)
         with s.autocast():
-            total += float(_batch_loss(s.model, batch, s.run, s.loss)) * own
+            total += float(steps.batch_loss(s.model, batch, s.run, s.loss)) * own
         count += own
     total, count = s.ctx.sum([total, count], s.dev)
     return total / count
