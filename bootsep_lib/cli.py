@@ -10,9 +10,12 @@ Training on several GPUs runs the same command under ``torchrun``::
 
     torchrun --nproc_per_node=4 -m bootsep_lib.cli train --profile paper --targets spatial
 
-Rank 0 prepares the data (the spatial stage and its label bank, cached) while the other ranks
-wait at a barrier, then every rank reads the cache and :func:`bootsep_lib.engine.train_model`
-runs data parallel; only rank 0 prints.
+``--profile``'s ``batch_size`` is the global batch (split over the processes; it must be a
+multiple of their number): the run, its id and its schedule are those of one process.  Rank 0
+prepares the data (the spatial stage and its label bank, cached) while the other ranks wait at
+a barrier with its own long timeout
+(:data:`bootsep_lib.engine.distributed.PREPARE_TIMEOUT`), then every rank reads the cache and
+:func:`bootsep_lib.engine.train_model` runs data parallel; only rank 0 prints.
 """
 
 from __future__ import annotations
@@ -120,6 +123,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="default: cuda when available (cuda:LOCAL_RANK under torchrun), else cpu")
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--max-steps", type=_positive_int, default=None,
+                   help="end the run after N optimiser steps (a smoke run of any profile; a "
+                   "run of its own, with its own run id)")
 
 
 def _add_separate(sub: argparse._SubParsersAction) -> None:
@@ -236,12 +242,6 @@ def _join_process_group(device: str | None) -> tuple[int, str | None, bool]:
     return ctx.rank, (str(dev) if ctx.world > 1 else device), ctx.owns_group
 
 
-def _barrier(device: str | None) -> None:
-    from .engine.distributed import barrier
-
-    barrier(device)
-
-
 def _training_sets(
     profile: Profile, args: argparse.Namespace
 ) -> tuple[TrainingSet, TrainingSet]:
@@ -280,12 +280,15 @@ def _print_training(result) -> None:
     print(f"epochs: {len(history)}, best validation loss: {best:.4f}")
     print(f"frames/s: {result.frames_per_second:,.0f}"
           + (" (logged mean of the original run)" if result.cached else ""))
+    if result.stop_reason:
+        print(f"stopped: {result.stop_reason}, {result.nonfinite_steps} non-finite steps skipped")
 
 
 def _train(args: argparse.Namespace) -> int:
     import torch
 
     from .engine import train_model
+    from .engine.config import with_max_steps
     from .studies import run_config
 
     _check_train_args(args)
@@ -294,18 +297,22 @@ def _train(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     _check_corpus(profile, ("tr", "cv"))
 
+    from .engine.batches import local_batch_size
+    from .engine.distributed import main_first
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    try:
+        local_batch_size(profile.train.batch_size, world)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     rank, device, owns_group = _join_process_group(args.device)
     try:
         # Rank 0 runs the spatial stage (if not cached) while the others wait, then they read
         # the finished cache: no two processes ever write the same cache folder.
-        if rank == 0:
-            train_set, valid_set = _training_sets(profile, args)
-        _barrier(device)
-        if rank != 0:
-            train_set, valid_set = _training_sets(profile, args)
+        train_set, valid_set = main_first(lambda: _training_sets(profile, args))
         extra = {} if args.chimera_alpha is None else {"chimera_alpha": args.chimera_alpha}
-        run = run_config(profile, train_set, loss=args.loss, **extra)
-        world = int(os.environ.get("WORLD_SIZE", "1"))
+        run = with_max_steps(run_config(profile, train_set, loss=args.loss, **extra),
+                             args.max_steps)
         shown = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if rank == 0:
             print(f"run {run.run_id}: profile {profile.name}, {args.targets} targets, "

@@ -283,8 +283,9 @@ def test_ddp_two_processes_on_cpu(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    # 12 items over 2 ranks = 6 per rank = 2 batches of 4 per epoch, 2 epochs
-    assert proc.stdout.count("steps 4 True") == 2, proc.stdout
+    # batch_size 4 is the global batch: 12 items = 3 batches per epoch (2 items per rank), as
+    # one process, 2 epochs
+    assert proc.stdout.count("steps 6 True") == 2, proc.stdout
     run_dir = tmp_path / "models" / _run(epochs=2).run_id
     assert (run_dir / "done").exists() and (run_dir / "best.pt").exists()
     assert len(pd.read_csv(run_dir / "log.csv")) == 2

@@ -1,8 +1,9 @@
 """Training and validation batches: cropped views, padding collate, epoch orders.
 
-The order of the training examples is a pure function of ``(seed, epoch)`` (and of rank and
-world size) and every random crop a pure function of ``(seed, epoch, index)``, which is what
-makes a resumed run bitwise equal to an uninterrupted one.
+The order of the training examples is a pure function of ``(seed, epoch)`` -- the same global
+batches whatever the number of processes, each rank taking its slice -- and every random crop
+a pure function of ``(seed, epoch, index)``, which is what makes a resumed run bitwise equal
+to an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, DistributedSampler, Sampler
+from torch.utils.data import Dataset, Sampler
 
 from bootsep_lib.models import feature_statistics
 
 __all__ = [
     "FRAME_AXIS", "CroppedView", "EpochBatches", "collate", "input_statistics", "item_keys",
-    "to_device", "validation_batches",
+    "local_batch_size", "rank_slice", "to_device", "validation_batches",
 ]
 
 FRAME_AXIS = {"features": 0, "labels": 0, "weights": 0, "mix_mag": 0, "source_mags": 1}
@@ -108,45 +109,111 @@ def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     return batch
 
 
-class EpochBatches(Sampler[list[tuple[int, int]]]):
-    """Batches of ``(index, epoch)`` keys: a :class:`DistributedSampler` order, chunked.
+def rank_slice(n_items: int, rank: int, world: int) -> tuple[int, int]:
+    """``(start, stop)`` of rank ``rank``'s share of a global batch of ``n_items`` items.
 
-    The order is a pure function of ``(seed, epoch)`` (and of rank and world size);
-    :meth:`set_epoch` also says how many batches to skip (resume in the middle of an epoch).
+    Contiguous and as even as possible (the first ``n_items % world`` ranks get one more), so
+    the ranks' slices, concatenated in rank order, are the global batch.
+    """
+    base, extra = divmod(n_items, world)
+    start = rank * base + min(rank, extra)
+    return start, start + base + (rank < extra)
+
+
+def local_batch_size(batch_size: int, world: int) -> int:
+    """Items per rank of a global batch of ``batch_size`` over ``world`` processes.
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` is not a multiple of ``world``.
+    """
+    if batch_size % world:
+        raise ValueError(
+            f"batch_size {batch_size} is the global batch and must split evenly over "
+            f"{world} processes; pick a multiple of {world} or another number of processes"
+        )
+    return batch_size // world
+
+
+class EpochBatches(Sampler[list[tuple[int, int]]]):
+    """This rank's slices of the global batches of ``(index, epoch)`` keys.
+
+    The global order is the permutation one process would draw (``torch.randperm`` seeded with
+    ``seed + epoch``, as :class:`torch.utils.data.DistributedSampler`), cut into global batches
+    of ``batch_size``; rank ``r`` gets the ``r``-th slice of each (:func:`rank_slice`).  A rank
+    whose slice of the last, short batch is empty gets that batch's first item, to be weighted
+    0 (:meth:`share` says how many of the items it gets are its own).  :meth:`set_epoch` also
+    says how many batches to skip (resume in the middle of an epoch).
     """
 
     def __init__(self, n_items: int, batch_size: int, seed: int, rank: int, world: int) -> None:
-        self.batch_size = batch_size
-        self.sampler = DistributedSampler(
-            range(n_items), num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=False
-        )
+        local_batch_size(batch_size, world)
+        self.n_items, self.batch_size, self.seed = n_items, batch_size, seed
+        self.rank, self.world = rank, world
         self.epoch = 0
         self.skip = 0
 
     @property
     def batches_per_epoch(self) -> int:
-        """Batches of a whole epoch on this rank."""
-        return math.ceil(len(self.sampler) / self.batch_size)
+        """Global batches of a whole epoch (the same on every rank)."""
+        return math.ceil(self.n_items / self.batch_size)
 
     def set_epoch(self, epoch: int, skip: int = 0) -> None:
         """Select the epoch's order and skip its first ``skip`` batches."""
         self.epoch, self.skip = epoch, skip
-        self.sampler.set_epoch(epoch)
+
+    def share(self, batch: int) -> tuple[int, int]:
+        """``(own, total)``: items of global batch ``batch`` on this rank, and in all."""
+        total = min(self.batch_size, self.n_items - batch * self.batch_size)
+        start, stop = rank_slice(total, self.rank, self.world)
+        return stop - start, total
 
     def __len__(self) -> int:
         return max(0, self.batches_per_epoch - self.skip)
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        order = list(self.sampler)
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(self.n_items, generator=generator).tolist()
         for b in range(self.skip, self.batches_per_epoch):
             chunk = order[b * self.batch_size : (b + 1) * self.batch_size]
-            yield [(i, self.epoch) for i in chunk]
+            start, stop = rank_slice(len(chunk), self.rank, self.world)
+            yield [(i, self.epoch) for i in (chunk[start:stop] or chunk[:1])]
 
 
-def validation_batches(n_items: int, batch_size: int, rank: int, world: int) -> list[list]:
-    """This rank's share of the validation set (no padding duplicates), centre-cropped keys."""
-    mine = list(range(rank, n_items, world))
-    return [[(i, -1) for i in mine[s : s + batch_size]] for s in range(0, len(mine), batch_size)]
+def validation_batches(
+    n_items: int, batch_size: int, rank: int, world: int
+) -> list[tuple[list[tuple[int, int]], int, int]]:
+    """This rank's slices of the global validation batches (items in order, centre-cropped).
+
+    Returns
+    -------
+    list of (keys, own, total)
+        As :class:`EpochBatches`: ``keys`` of this rank's slice (the batch's first item,
+        weighted 0, when the slice is empty), ``own`` items of them that count, ``total`` items
+        of the global batch.
+    """
+    out = []
+    for first in range(0, n_items, batch_size):
+        chunk = list(range(first, min(first + batch_size, n_items)))
+        start, stop = rank_slice(len(chunk), rank, world)
+        out.append(([(i, -1) for i in (chunk[start:stop] or chunk[:1])], stop - start, len(chunk)))
+    return out
+
+
+def pad_frames(batch: dict[str, torch.Tensor], frames: int) -> dict[str, torch.Tensor]:
+    """``batch`` (as :func:`collate` makes it) zero-padded to ``frames`` frames.
+
+    Padding is what :func:`collate` adds: label 0, weight 0, ``valid`` 0; ``lengths`` is kept.
+    """
+    out = {}
+    for key, value in batch.items():
+        missing = frames - value.shape[2 if key == "source_mags" else 1] if value.ndim > 1 else 0
+        if missing > 0:
+            pad = [0, 0, 0, missing] + ([0, 0] if key == "source_mags" else [])
+            value = torch.nn.functional.pad(value, pad)
+        out[key] = value
+    return out
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import math
 import random
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,8 @@ from .config import RunConfig
 
 __all__ = [
     "CHECKPOINT_FORMAT", "LOG_COLUMNS", "TrainState", "history_frame", "read_checkpoint",
-    "rng_state", "save_best", "save_last", "set_rng_state", "write_config", "write_done",
-    "write_log",
+    "rng_state", "save_best", "save_last", "set_rng_state", "stop_reason", "write_config",
+    "write_done", "write_log",
 ]
 
 LOG_COLUMNS = ("epoch", "step", "train_loss", "valid_loss", "lr", "seconds", "frames_per_s")
@@ -49,12 +50,19 @@ class TrainState:
     best: float = math.inf
     bad_epochs: int = 0
     stopped_early: bool = False
+    nonfinite_steps: int = 0  # steps skipped for a non-finite loss
+    stop_reason: str = ""  # of a finished run: "epochs", "early_stop" or "max_steps"
     history: list[dict[str, float]] = field(default_factory=list)
     # accumulators of the current epoch (this process): loss sum, batches, frames, seconds
     acc_loss: float = 0.0
     acc_batches: int = 0
     acc_frames: int = 0
     acc_seconds: float = 0.0
+
+
+def stop_reason(state: TrainState) -> str:
+    """Why a finished run stopped (older checkpoints lack the field: from ``stopped_early``)."""
+    return state.stop_reason or ("early_stop" if state.stopped_early else "epochs")
 
 
 def history_frame(history: list[dict[str, float]]) -> pd.DataFrame:
@@ -82,7 +90,23 @@ def set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        _set_cuda_rng_states(state["cuda"])
+
+
+def _set_cuda_rng_states(saved: list[torch.Tensor]) -> None:
+    """Restore the first ``min(saved, visible)`` CUDA generators; warn when the counts differ.
+
+    A run saved with another number of visible GPUs resumes (each DDP process uses one GPU,
+    the first of its visible ones); the generators of the GPUs beyond the common count start
+    from their current state.
+    """
+    visible = torch.cuda.device_count()
+    if len(saved) != visible:
+        warnings.warn(
+            f"the checkpoint holds RNG states of {len(saved)} CUDA devices, {visible} are "
+            f"visible: restoring the first {min(len(saved), visible)}", stacklevel=3)
+    for index, rng in enumerate(saved[:visible]):
+        torch.cuda.set_rng_state(rng, device=index)
 
 
 def _save(obj: dict[str, Any], path: Path, *, fsync: bool) -> None:
@@ -138,5 +162,6 @@ def write_log(run_dir: Path, history: list[dict[str, float]]) -> None:
 def write_done(run_dir: Path, run: RunConfig, state: TrainState) -> None:
     """Write the ``done`` marker (fsynced) with a summary of the finished run."""
     summary = {"run_id": run.run_id, "epochs": state.epoch, "steps": state.step,
-               "best_valid_loss": state.best, "stopped_early": state.stopped_early}
+               "best_valid_loss": state.best, "stopped_early": state.stopped_early,
+               "stop_reason": stop_reason(state), "nonfinite_steps": state.nonfinite_steps}
     atomic_write_text(run_dir / "done", json.dumps(summary, indent=2) + "\n", fsync=True)

@@ -21,7 +21,7 @@ from bootsep_lib.util.cache import stage_key
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ENGINE_VERSION", "LOSSES", "RunConfig", "TrainResult"]
+__all__ = ["ENGINE_VERSION", "LOSSES", "RunConfig", "TrainResult", "with_max_steps"]
 
 #: Bumped whenever training gives other weights for the same run config (new run ids).
 ENGINE_VERSION = 1
@@ -57,6 +57,9 @@ class RunConfig:
     data_tag : str
         Free-form identity of the training data (profile data hash, label source, alpha of the
         weights, subset size...), set by the caller: two runs on different data must differ here.
+    max_steps : int, optional
+        End the run after this many steps (a smoke run); enters the run id only when set, so
+        the ids of runs without it are those of before the field existed.
     """
 
     model: ModelConfig
@@ -67,6 +70,7 @@ class RunConfig:
     n_freqs: int = 129
     loss_norm: str = "batch"
     data_tag: str = ""
+    max_steps: int | None = None
 
     def __post_init__(self) -> None:
         if self.loss not in loss_names():
@@ -79,16 +83,21 @@ class RunConfig:
             raise ValueError(f"need n_sources >= 2 and n_freqs >= 2, got {self}")
         if self.train.optimizer not in ("adam", "rmsprop"):
             raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {self.train.optimizer!r}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be a positive integer, got {self.max_steps}")
 
     @property
     def run_id(self) -> str:
         """The run's folder name: a hash of every field that changes the trained weights.
 
         The trainer's code version (:data:`ENGINE_VERSION`) enters; ``train.num_workers``
-        (how items are loaded, not which) and the number of processes do not.
+        (how items are loaded, not which), the number of processes and an unset
+        ``max_steps`` do not.
         """
-        fields = dataclasses.asdict(self)
+        fields = self.to_dict()
         fields["train"].pop("num_workers")
+        if self.max_steps is None:
+            del fields["max_steps"]
         return stage_key("run", ENGINE_VERSION, fields)
 
     @property
@@ -112,6 +121,21 @@ class RunConfig:
             raise ValueError(f"not a RunConfig: {exc}") from exc
 
 
+def with_max_steps(run: RunConfig, max_steps: int | None) -> RunConfig:
+    """``run`` bounded to ``max_steps`` steps (``run`` itself when ``None``).
+
+    Raises
+    ------
+    ValueError
+        ``run.max_steps`` is set to another number.
+    """
+    if max_steps is None or run.max_steps == max_steps:
+        return run
+    if run.max_steps is not None:
+        raise ValueError(f"max_steps={max_steps} disagrees with the run's {run.max_steps}")
+    return dataclasses.replace(run, max_steps=max_steps)
+
+
 @dataclass
 class TrainResult:
     """What :func:`train_model` returns.
@@ -133,6 +157,10 @@ class TrainResult:
     finished : bool
         True when the run is complete (``done`` written); False after a budget stop
         (``max_epochs``, ``stop_after_steps``), which a later call resumes.
+    stop_reason : str
+        Of a finished run: ``"epochs"``, ``"early_stop"`` or ``"max_steps"``; else ``""``.
+    nonfinite_steps : int
+        Steps of the run skipped for a non-finite loss.
     """
 
     run_dir: Path
@@ -143,3 +171,5 @@ class TrainResult:
     frames_per_second: float
     steps_run: int = 0
     finished: bool = True
+    stop_reason: str = ""
+    nonfinite_steps: int = 0

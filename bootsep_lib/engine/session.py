@@ -32,10 +32,14 @@ from .checkpoint import TrainState, read_checkpoint
 from .config import RunConfig
 from .distributed import Dist
 
-__all__ = ["MIN_IMPROVEMENT", "Budget", "Session", "setup"]
+__all__ = ["MAX_NONFINITE_STEPS", "MIN_IMPROVEMENT", "Budget", "Session", "setup"]
 
 MIN_IMPROVEMENT = 1e-4
 """Relative decrease of the validation loss that counts as progress (as ReduceLROnPlateau)."""
+
+
+MAX_NONFINITE_STEPS = 10
+"""Default of ``train_model(max_nonfinite_steps=...)``: skipped non-finite steps tolerated."""
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Budget:
     stop_after_steps: int | None
     checkpoint_every_steps: int | None
     progress: bool
+    max_nonfinite_steps: int = MAX_NONFINITE_STEPS
     steps_run: int = 0
     frames_run: float = 0.0
     seconds_run: float = 0.0
@@ -79,13 +84,19 @@ class Session:
         limit = self.budget.stop_after_steps
         return limit is not None and self.state.step >= limit
 
+    def capped(self) -> bool:
+        """True once the run's own ``max_steps`` steps are done (the run then ends)."""
+        cap = self.run.max_steps
+        return cap is not None and self.state.step >= cap
+
     def keep_going(self) -> bool:
-        """True while epochs remain, early stopping has not fired and the budget lasts."""
+        """True while epochs remain, early stopping has not fired and the budgets last."""
         state = self.state
         return (
             state.epoch < self.budget.target_epochs
             and not state.stopped_early
             and not self.budget_spent()
+            and not self.capped()
         )
 
     def save_last(self) -> None:

@@ -24,8 +24,10 @@ What the trainer guarantees
   support is about 30x slower, and oneDNN stays on: it is 1.3x faster for LSTMs).
 * **Data parallel without code change.**  Under ``torchrun`` (``WORLD_SIZE`` > 1 in the
   environment) the trainer joins the process group (NCCL on CUDA, Gloo on CPU), wraps the model
-  in ``DistributedDataParallel``, shards every epoch with a ``DistributedSampler`` and averages
-  the losses it logs across processes; only rank 0 writes files.
+  in ``DistributedDataParallel`` and gives each rank its slice of the global batches one process
+  would draw (``batch_size`` is the global batch), normalised as the whole batch
+  (:meth:`~bootsep_lib.engine.distributed.Dist.share_batch`): the same steps, schedule and run
+  id as one process; only rank 0 writes files.
 
 Files of a run: ``config.json``, ``last.pt``, ``best.pt`` (lowest validation loss), ``log.csv``
 (one row per epoch: epoch, step, train_loss, valid_loss, lr, seconds, frames_per_s) and
@@ -35,7 +37,8 @@ The steps
 ---------
 :func:`train_model` joins the process group and calls :func:`_train`, which returns the cached
 result or runs :func:`bootsep_lib.engine.session.setup` (seeds, network, optimiser, schedule,
-resume), then :func:`_run_epoch` (batches of one epoch, with mid-epoch checkpoints) and
+resume), then :func:`_run_epoch` (batches of one epoch, each a
+:func:`bootsep_lib.engine.steps.train_step`, with mid-epoch checkpoints) and
 :func:`_end_epoch` (validation, schedule, history, checkpoints) until the run is done or a
 budget is spent, and :func:`_finish` (``done`` marker, throughput).  The loss of a batch comes
 from the loss registry (:func:`bootsep_lib.losses.get_loss`): the trainer does not know the
@@ -44,7 +47,7 @@ losses by name.
 
 from __future__ import annotations
 
-import math
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -52,40 +55,32 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from bootsep_lib.losses import Loss
 from bootsep_lib.models.loading import signal_info
 
 from . import checkpoint as ckpt_io
+from . import steps
 from .batches import collate, to_device
 from .checkpoint import history_frame, read_checkpoint
-from .config import RunConfig, TrainResult
+from .config import RunConfig, TrainResult, with_max_steps
 from .distributed import Dist, join_process_group
-from .session import MIN_IMPROVEMENT, Budget, Session, setup
+from .session import MAX_NONFINITE_STEPS, MIN_IMPROVEMENT, Budget, Session, setup
 
 __all__ = ["train_model"]
 
 
-def _batch_loss(
-    net: nn.Module, batch: Mapping[str, torch.Tensor], run: RunConfig, loss: Loss
-) -> torch.Tensor:
-    """The scalar objective of one batch: the registered ``loss`` of the network's outputs."""
-    return loss(net(batch["features"], batch["lengths"]), batch, run)
-
-
 def _result(
     run_dir: Path,
-    history: list[dict[str, float]],
     *,
     cached: bool,
     fps: float,
     steps: int,
     finished: bool,
+    state: ckpt_io.TrainState,
 ) -> TrainResult:
-    frame = history_frame(history)
+    frame = history_frame(state.history)
     if cached and len(frame):
         fps = float(frame["frames_per_s"].mean())
     return TrainResult(
@@ -97,6 +92,8 @@ def _result(
         frames_per_second=fps,
         steps_run=steps,
         finished=finished,
+        stop_reason=ckpt_io.stop_reason(state) if finished else "",
+        nonfinite_steps=state.nonfinite_steps,
     )
 
 
@@ -117,42 +114,6 @@ def _loader(s: Session) -> DataLoader:
     )
 
 
-def _train_step(s: Session, batch: dict[str, torch.Tensor]) -> float:
-    """One optimiser step on ``batch`` (on the device); returns the batch loss.
-
-    Raises
-    ------
-    FloatingPointError
-        Non-finite loss without a grad scaler (which would otherwise skip the step).
-    """
-    s.optimizer.zero_grad(set_to_none=True)
-    with s.autocast():
-        loss = _batch_loss(s.net, batch, s.run, s.loss)
-    s.scaler.scale(loss).backward()
-    s.scaler.unscale_(s.optimizer)
-    nn.utils.clip_grad_norm_(s.model.parameters(), s.run.train.grad_clip)
-    s.scaler.step(s.optimizer)
-    s.scaler.update()
-    value = float(loss.detach())
-    if not math.isfinite(value) and not s.scaler.is_enabled():
-        raise FloatingPointError(
-            f"non-finite training loss at step {s.state.step} of run {s.run.run_id}"
-        )
-    return value
-
-
-def _count_step(s: Session, value: float, frames: int) -> None:
-    """Advance the step counters and this epoch's accumulators."""
-    state = s.state
-    state.step += 1
-    state.step_in_epoch += 1
-    state.acc_loss += value
-    state.acc_batches += 1
-    state.acc_frames += frames
-    s.budget.steps_run += 1
-    s.budget.frames_run += frames
-
-
 def _add_seconds(s: Session, elapsed: float) -> None:
     s.state.acc_seconds += elapsed
     s.budget.seconds_run += elapsed
@@ -162,6 +123,7 @@ def _run_epoch(s: Session) -> bool:
     """Train the rest of the current epoch; False when the step budget stopped it midway.
 
     ``last.pt`` is also written every ``checkpoint_every_steps`` steps and at the budget stop.
+    Reaching ``run.max_steps`` ends the epoch early (True: it is validated and logged).
     """
     s.net.train()
     every = s.budget.checkpoint_every_steps
@@ -175,11 +137,17 @@ def _run_epoch(s: Session) -> bool:
     tick = time.perf_counter()
     stopped = False
     for batch in _loader(s):
+        own, total = s.sampler.share(s.state.step_in_epoch)
         batch = to_device(batch, s.dev)
-        value = _train_step(s, batch)
-        _count_step(s, value, int(batch["lengths"].sum()))
+        value = steps.train_step(s, batch, own, total)
+        if value is None:
+            steps.skip_step(s)
+        else:
+            steps.count_step(s, value, int(batch["lengths"].sum()) if own else 0)
+            bar.set_postfix(loss=f"{value:.4f}", refresh=False)
         bar.update(1)
-        bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+        if s.capped():
+            break
         if s.budget_spent() or (every and s.state.step % every == 0):
             _add_seconds(s, time.perf_counter() - tick)
             s.save_last()
@@ -199,15 +167,17 @@ def _run_epoch(s: Session) -> bool:
 def _validate(s: Session) -> float:
     """Item-weighted mean batch loss over the (centre-cropped) validation set, all ranks.
 
-    Runs the bare module (not the DDP wrapper): ranks may hold different numbers of batches.
+    The validation batches are those of one process, each rank computing its slice (as in
+    training); runs the bare module (not the DDP wrapper).
     """
     s.model.eval()
     total, count = 0.0, 0
-    for keys in s.valid_batches:
+    for keys, own, size in s.valid_batches:
         batch = to_device(collate([s.valid_view[k] for k in keys]), s.dev)
+        batch, _ = s.ctx.share_batch(batch, own, size)
         with s.autocast():
-            total += float(_batch_loss(s.model, batch, s.run, s.loss)) * len(keys)
-        count += len(keys)
+            total += float(steps.batch_loss(s.model, batch, s.run, s.loss)) * own
+        count += own
     total, count = s.ctx.sum([total, count], s.dev)
     return total / count
 
@@ -264,15 +234,24 @@ def _end_epoch(s: Session) -> None:
 def _finish(s: Session) -> TrainResult:
     """Mark a complete run ``done``; the call's result with its throughput (all ranks)."""
     state = s.state
-    finished = state.epoch >= s.run.train.epochs or state.stopped_early
-    if finished and s.ctx.main:
-        ckpt_io.write_done(s.run_dir, s.run, state)
+    finished = state.epoch >= s.run.train.epochs or state.stopped_early or s.capped()
+    if finished:
+        state.stop_reason = _stop_reason(s)
+        if s.ctx.main:
+            ckpt_io.write_done(s.run_dir, s.run, state)
     s.ctx.barrier()
     (frames_all,) = s.ctx.sum([s.budget.frames_run], s.dev)
     seconds = s.budget.seconds_run
     fps = frames_all / seconds if seconds > 0 else 0.0
-    return _result(s.run_dir, state.history, cached=False, fps=fps, steps=s.budget.steps_run,
-                   finished=finished)
+    return _result(s.run_dir, cached=False, fps=fps, steps=s.budget.steps_run,
+                   finished=finished, state=state)
+
+
+def _stop_reason(s: Session) -> str:
+    """Why a finished run stopped: ``"early_stop"``, ``"max_steps"`` or ``"epochs"``."""
+    if s.state.stopped_early:
+        return "early_stop"
+    return "max_steps" if s.capped() else "epochs"
 
 
 def _train(
@@ -281,8 +260,9 @@ def _train(
 ) -> TrainResult:
     """The cached result of a done run, or setup, epochs until done or out of budget, finish."""
     if (run_dir / "done").exists():
-        history = read_checkpoint(run_dir / "last.pt")["state"]["history"]
-        return _result(run_dir, history, cached=True, fps=0.0, steps=0, finished=True)
+        state = ckpt_io.TrainState(**read_checkpoint(run_dir / "last.pt")["state"])
+        state.stop_reason = json.loads((run_dir / "done").read_text()).get("stop_reason", "")
+        return _result(run_dir, cached=True, fps=0.0, steps=0, finished=True, state=state)
     n_train, n_valid = len(train_set), len(valid_set)  # type: ignore[arg-type]
     if n_train == 0 or n_valid == 0:
         raise ValueError(f"empty data: {n_train} training and {n_valid} validation items")
@@ -313,6 +293,8 @@ def train_model(
     stop_after_steps: int | None = None,
     checkpoint_every_steps: int | None = None,
     signal: Mapping[str, Any] | None = None,
+    max_steps: int | None = None,
+    max_nonfinite_steps: int = MAX_NONFINITE_STEPS,
 ) -> TrainResult:
     """Train (or resume, or fetch from the cache) the model a :class:`RunConfig` describes.
 
@@ -355,17 +337,22 @@ def train_model(
     ``lr_patience - 1``, since it acts on the epoch *after* ``patience`` stalls); training stops
     after ``early_stop_patience`` epochs without a new best.  A new best is a relative decrease
     of at least ``1e-4`` (the scheduler's default threshold), for both rules.  Gradients are
-    clipped to a global norm of ``grad_clip``.  The objective of a batch is the mean over its
+    clipped to a global norm of ``grad_clip``.  Data parallel: ``batch_size`` is the global
+    batch; each of the ``torchrun`` processes trains on its slice of the batches one process
+    would draw, so epochs, steps and schedule are those of one process, and the run id does not
+    depend on the number of processes.  The objective of a batch is the mean over its
     items of the per-item loss normalized by ``normalize_loss(..., mode=run.loss_norm)``; the
     Chimera MI term is not confidence-weighted: its bin weights are 1 on real frames and 0 on
     padding.
     """
+    run = with_max_steps(run, max_steps)
     run_dir = Path(cache_dir) / "models" / run.run_id
     budget = Budget(
         target_epochs=run.train.epochs if max_epochs is None else min(run.train.epochs, max_epochs),
         stop_after_steps=stop_after_steps,
         checkpoint_every_steps=checkpoint_every_steps,
         progress=progress,
+        max_nonfinite_steps=max_nonfinite_steps,
     )
     info = signal_info(signal if signal is not None else getattr(train_set, "signal", None))
     ctx, dev = join_process_group(device)

@@ -7,11 +7,17 @@ asks :func:`get_loss` for the objective of a run; see :mod:`.registry` to add on
 """
 
 from .registry import Loss, LossSettings, get_loss, loss_names, register_loss  # isort: skip
-from .deep_clustering import NORMALIZATIONS, deep_clustering_loss, normalize_loss  # isort: skip
+from .deep_clustering import (  # isort: skip
+    BATCH_WEIGHT_MEAN,
+    NORMALIZATIONS,
+    deep_clustering_loss,
+    normalize_loss,
+)
 from .mdc import mdc_loss  # isort: skip
 from .chimera import chimera_loss, mask_inference_loss  # isort: skip
 
 __all__ = [
+    "BATCH_WEIGHT_MEAN",
     "NORMALIZATIONS",
     "Loss",
     "LossSettings",

@@ -14,7 +14,12 @@ import torch
 
 from bootsep_lib.targets import one_hot_targets, simplex_targets
 
-from .deep_clustering import deep_clustering_loss, flat_batch, normalize_loss
+from .deep_clustering import (
+    BATCH_WEIGHT_MEAN,
+    deep_clustering_loss,
+    flat_batch,
+    normalize_loss,
+)
 from .registry import Loss, LossSettings, register_loss
 
 __all__ = ["Chimera", "MChimera", "mask_inference_loss", "chimera_loss"]
@@ -100,6 +105,7 @@ def chimera_loss(
     dc_norm: str = "batch",
     mi_weights: torch.Tensor | None = None,
     mi_norm: str = "l2",
+    dc_batch_mean: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Chimera objective ``alpha * DC + (1 - alpha) * MI`` per batch item.
 
@@ -134,6 +140,8 @@ def chimera_loss(
         MI bin weights (``None``: plain mean).
     mi_norm : {"l2", "l1"}
         Error of the MI term.
+    dc_batch_mean : Tensor, optional
+        Whole-batch weight mean for the ``"batch"`` normalization, see :func:`normalize_loss`.
 
     Returns
     -------
@@ -143,7 +151,7 @@ def chimera_loss(
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
     dc = deep_clustering_loss(embeddings, targets, weights)
     dc_weights = torch.ones(embeddings.shape[:2], device=dc.device) if weights is None else weights
-    dc = normalize_loss(dc, dc_weights, dc_norm)
+    dc = normalize_loss(dc, dc_weights, dc_norm, dc_batch_mean)
     mi = mask_inference_loss(masks, mix_magnitude, source_magnitudes, mi_weights, mi_norm)
     return alpha * dc + (1.0 - alpha) * mi
 
@@ -169,6 +177,7 @@ class _ChimeraObjective(Loss):
             weights=weights,
             dc_norm=settings.loss_norm,
             mi_weights=batch["valid"],
+            dc_batch_mean=batch.get(BATCH_WEIGHT_MEAN),
         )
         return per_item.mean()
 

@@ -32,10 +32,14 @@ from bootsep_lib.targets import one_hot_targets
 
 from .registry import Loss, LossSettings, register_loss
 
-__all__ = ["NORMALIZATIONS", "DeepClustering", "WeightedDeepClustering", "deep_clustering_loss",
-           "normalize_loss", "flat_batch"]
+__all__ = ["BATCH_WEIGHT_MEAN", "NORMALIZATIONS", "DeepClustering", "WeightedDeepClustering",
+           "deep_clustering_loss", "flat_batch", "normalize_loss"]
 
 NORMALIZATIONS = ("batch", "utterance", "none")
+
+BATCH_WEIGHT_MEAN = "batch_weight_mean"
+"""Batch key of ``mean_b sum_i w_bi`` over the whole batch, set by the trainer when a process
+holds only its slice of a data parallel batch (see :func:`normalize_loss`)."""
 
 
 def _working_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -147,7 +151,8 @@ def deep_clustering_loss(
 
 
 def normalize_loss(
-    per_item_loss: torch.Tensor, weights: torch.Tensor, mode: str = "batch"
+    per_item_loss: torch.Tensor, weights: torch.Tensor, mode: str = "batch",
+    batch_mean: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Normalize per-item deep clustering losses; the batch mean is the training objective.
 
@@ -161,8 +166,11 @@ def normalize_loss(
         ``"batch"``: every item divided by the common ``(mean_b sum_i w_bi)^2`` -- per-mixture
         confidence factors keep their effect.  ``"utterance"``: item ``b`` divided by
         ``(sum_i w_bi)^2`` -- per-mixture confidence factors (``C_cl``, ``C_JSD``) cancel.
-        ``"none"``: unchanged.  See the module docstring.  Under data parallelism ``"batch"``
-        uses each process's local batch.
+        ``"none"``: unchanged.  See the module docstring.
+    batch_mean : Tensor, optional
+        ``mean_b sum_i w_bi`` of the whole batch when ``weights`` are only part of it (one
+        process's slice of a data parallel batch; the trainer puts it in the batch as
+        :data:`BATCH_WEIGHT_MEAN`); default: the mean over ``weights``.  ``"batch"`` only.
 
     Returns
     -------
@@ -179,7 +187,10 @@ def normalize_loss(
     if mode == "none":
         return per_item_loss
     totals = weights.to(per_item_loss.dtype).sum(dim=-1)
-    divisor = totals.square() if mode == "utterance" else totals.mean().square()
+    if mode == "utterance":
+        divisor = totals.square()
+    else:
+        divisor = (totals.mean() if batch_mean is None else batch_mean.to(totals.dtype)).square()
     return per_item_loss / torch.where(divisor > 0, divisor, torch.ones_like(divisor))
 
 
@@ -225,7 +236,8 @@ class WeightedDeepClustering(Loss):
     ) -> torch.Tensor:
         flat, labels, weights = flat_batch(outputs, batch)
         per_item = self.per_item(flat, labels, weights, settings.n_sources)
-        return normalize_loss(per_item, weights, settings.loss_norm).mean()
+        return normalize_loss(per_item, weights, settings.loss_norm,
+                              batch.get(BATCH_WEIGHT_MEAN)).mean()
 
 
 @register_loss("dc")
