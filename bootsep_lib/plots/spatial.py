@@ -8,6 +8,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from ..report.published import FIG2_R
 from ..spatial import SpatialResult
 
 __all__ = [
@@ -128,13 +129,13 @@ def masks(mask_array: np.ndarray, sample_rate: int, hop: int, title: str = "mask
     return fig
 
 
-def confidence_vs_sdr(table: pd.DataFrame, r: float, p: float, paper_r: float = 0.36,
+def confidence_vs_sdr(table: pd.DataFrame, r: float, p: float, paper_r: float = FIG2_R,
                       x: str = "confidence", y: str = "si_sdr") -> Figure:
     """Fig. 2 of the bootstrapping paper: log mean confidence vs SI-SDR per mixture."""
     data = table.assign(log_conf=np.log(np.maximum(table[x], 1e-12)))
     fig, ax = plt.subplots(figsize=(5.5, 4))
     sns.scatterplot(data=data, x="log_conf", y=y, s=18, alpha=0.7, ax=ax, edgecolor="none")
-    sns.regplot(data=data, x="log_conf", y=y, scatter=False, ax=ax, color="k",
+    sns.regplot(data=data, x="log_conf", y=y, scatter=False, ax=ax, color="k", seed=0,
                 line_kws={"lw": 1, "ls": "--"})
     ax.set(xlabel="log mean confidence", ylabel="SI-SDR (dB)",
            title=f"r = {r:.2f} (p = {p:.1e}, n = {len(table)}); paper r = {paper_r:.2f}")
