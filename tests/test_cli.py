@@ -32,6 +32,10 @@ def _fail(capsys, argv: list[str]) -> str:
 # --------------------------------------------------------------------------- parsing
 
 
+def test_parser_description_is_the_cli_docstrings_first_line():
+    assert cli.build_parser().description == cli.__doc__.splitlines()[0]
+
+
 def test_train_defaults_are_notebook_03s_model():
     args = cli.build_parser().parse_args(["train"])
     assert (args.profile, args.targets, args.alpha, args.loss) == ("laptop", "spatial", 1.0, "dc")
