@@ -363,19 +363,25 @@ def _zero_peak_timestamp(path: Path) -> None:
 
 
 def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:
-    """Write ``(channels, samples)`` or ``(samples,)`` audio atomically as 32-bit float WAV.
+    """Write ``(channels, samples)`` or ``(samples,)`` audio atomically as WAV.
 
-    Written through :func:`~bootsep_lib.util.atomic_write`: a killed process never leaves a
+    int16 audio is written as 16-bit PCM, sample for sample (read back as ``q / 32768``);
+    anything else as 32-bit float, with the ``PEAK`` chunk's timestamp zeroed.  Either way two
+    writes of the same samples give the same bytes (a PCM WAV has no ``PEAK`` chunk).  Written
+    through :func:`~bootsep_lib.util.atomic_write`: a killed process never leaves a
     half-written file under the final name.
     """
     path = Path(path)
-    x = np.asarray(audio, dtype=np.float32)
+    pcm16 = np.asarray(audio).dtype == np.int16
+    x = np.asarray(audio) if pcm16 else np.asarray(audio, dtype=np.float32)
     if x.ndim == 2:
         x = x.T
-    if not np.all(np.isfinite(x)):
+    if not pcm16 and not np.all(np.isfinite(x)):
         raise AudioError(f"refusing to write NaN/inf audio to {path}")
+
     def write(tmp: Path) -> None:
-        sf.write(tmp, x, sample_rate, subtype="FLOAT", format="WAV")
-        _zero_peak_timestamp(tmp)
+        sf.write(tmp, x, sample_rate, subtype="PCM_16" if pcm16 else "FLOAT", format="WAV")
+        if not pcm16:
+            _zero_peak_timestamp(tmp)
 
     atomic_write(path, write)

@@ -79,7 +79,7 @@ def test_layout_and_metadata(built):
             for name in ("mix", "s1", "s2"):
                 info = sf.info(str(folder / name / f"{mid}.wav"))
                 assert info.channels == 8 and info.samplerate == RATE
-                assert info.subtype == "FLOAT"
+                assert info.subtype == "PCM_16"  # the default sample_format (was FLOAT)
         for col in ("speakers", "texts", "levels_db", "azimuths", "distances", "mic_positions",
                     "array_radius", "room_dims", "t60_requested", "t60_measured", "seed",
                     "duration_s"):
@@ -116,7 +116,55 @@ def test_mix_is_the_sum_of_the_sources_and_peaks_at_0_9(built):
             item = ds[i]
             diff = (item["mix"] - item["sources"].sum(0)).abs().max()
             assert float(diff) < 1e-6
-            assert abs(float(item["mix"].abs().max()) - 0.9) < 1e-6
+            # 16-bit quantisation: each source rounds by at most half a step of 1 / 32768
+            assert abs(float(item["mix"].abs().max()) - 0.9) < 2 * 0.5 / 32768 + 1e-7
+
+
+def test_pcm16_mix_is_exactly_the_sum_of_the_read_sources(built):
+    for split in SPLITS:
+        folder = _split(built, split)
+        for mid in _metadata(built, split)["id"]:
+            mix, _ = sf.read(str(folder / "mix" / f"{mid}.wav"), dtype="float32")
+            s1, _ = sf.read(str(folder / "s1" / f"{mid}.wav"), dtype="float32")
+            s2, _ = sf.read(str(folder / "s2" / f"{mid}.wav"), dtype="float32")
+            assert np.array_equal(mix, s1 + s2)
+
+
+def _read(root: Path, split: str, name: str, mid: str) -> np.ndarray:
+    return sf.read(str(_split(root, split) / name / f"{mid}.wav"), dtype="float64")[0]
+
+
+@pytest.mark.parametrize("storage", [("float32", None), ("pcm16", (0, 2, 5))])
+def test_float32_and_channel_subsets_store_the_same_mixtures(built, tmp_path, storage):
+    sample_format, channels = storage
+    shutil.copytree(built / "utterances", tmp_path / "utterances")
+    data = dataclasses.replace(DATA, n_train=1, n_valid=1, n_test=1,
+                               sample_format=sample_format, channels=channels)
+    build_all(data, root=tmp_path, jobs=1, progress=False)
+    meta = _metadata(tmp_path, "tr")
+    keep = list(channels or range(8))
+    assert meta["mics"][0] == keep and meta["sample_format"][0] == sample_format
+    full = _metadata(built, "tr")
+    assert np.array_equal(np.array(meta["mic_positions"][0]),
+                          np.array(full["mic_positions"][0])[:, keep])
+    for name in ("mix", "s1", "s2"):
+        info = sf.info(str(_split(tmp_path, "tr") / name / "tr_000000.wav"))
+        assert info.subtype == ("FLOAT" if sample_format == "float32" else "PCM_16")
+        assert info.channels == len(keep)
+        ours, ref = _read(tmp_path, "tr", name, "tr_000000"), _read(built, "tr", name,
+                                                                    "tr_000000")[:, keep]
+        if sample_format == "pcm16":
+            assert np.array_equal(ours, ref)  # the same mics of the same mixture, bit for bit
+        else:  # float32 vs its 16-bit rounding: at most one step per source
+            assert np.max(np.abs(ours - ref)) <= 1 / 32768 + 1e-9
+            assert np.max(np.abs(ours - ref)) > 0
+
+
+def test_bad_storage_options_are_clear_errors(tmp_path):
+    for bad, match in ((dict(sample_format="pcm24"), "sample_format"),
+                       (dict(channels=(0, 8)), "channels"), (dict(channels=(1, 1)), "channels")):
+        with pytest.raises(ValueError, match=match):
+            build_all(dataclasses.replace(DATA, **bad), root=tmp_path, progress=False)
 
 
 def test_recorded_levels_match_the_audio(built):

@@ -122,3 +122,27 @@ def test_numpy_istft_matches_torch_istft(dtype):
     theirs = dsp.istft(torch.from_numpy(spec), 8000, length=3001).numpy()
     assert ours.dtype == dtype
     np.testing.assert_allclose(ours, theirs, atol=1e-5 if dtype == np.float32 else 1e-10)
+
+
+def test_write_audio_int16_is_pcm16_exact_and_reproducible(tmp_path):
+    from bootsep_lib.data.acoustics import quantize_pcm16
+
+    x = np.random.default_rng(5).uniform(-0.4, 0.4, (2, 3, 700))
+    mix, sources = quantize_pcm16(x)
+    assert mix.dtype == np.int16 and np.array_equal(mix, sources.astype(np.int32).sum(0))
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    dsp.write_audio(a, mix, 8000)
+    dsp.write_audio(b, mix, 8000)
+    assert sf.info(str(a)).subtype == "PCM_16"
+    assert a.read_bytes() == b.read_bytes()
+    back, _ = dsp.read_audio(a)
+    assert np.array_equal(back, mix.astype(np.float32) / 32768)
+    assert np.max(np.abs(back - x.sum(0))) <= 2 * 0.5 / 32768 + 1e-9
+
+
+def test_a_16_bit_mixture_that_would_overflow_is_a_clear_error():
+    from bootsep_lib.data.acoustics import quantize_pcm16
+
+    with pytest.raises(ValueError, match="overflows"):
+        quantize_pcm16(np.full((2, 1, 10), 0.6))
+

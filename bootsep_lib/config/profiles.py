@@ -72,6 +72,13 @@ class DataConfig:
     sizes never overwrite each other.  The first subset is the main one (the bootstrapping
     experiments) with ``n_train / n_valid / n_test`` mixtures; ``secondary_sizes``, when set,
     gives smaller ``(train, valid, test)`` sizes for the others (the M-DC study).
+
+    ``sample_format`` is how the corpus WAVs store samples: ``"pcm16"`` (16-bit PCM, the
+    default: the sources are quantised and the mixture is their integer sum, so ``mix == s1 +
+    s2`` holds exactly after reading) or ``"float32"`` (twice the disk).  ``channels`` lists the
+    mics written (0-based, e.g. ``(0, 1, 2, 3)`` for the paper's mics 1-4); None writes all
+    ``geometry.n_mics``.  Channel ``k`` of the files is then mic ``channels[k]``, with the same
+    samples as in the full corpus (levels and peak are set on all mics before selecting).
     """
 
     root: str = "data"
@@ -88,6 +95,8 @@ class DataConfig:
     engine: str = "espeak"
     geometry: Geometry = field(default_factory=Geometry)
     seed: int = 0
+    sample_format: str = "pcm16"
+    channels: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

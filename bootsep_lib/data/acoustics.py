@@ -41,7 +41,7 @@ from scipy.signal import fftconvolve
 
 from .rooms import SPEED_OF_SOUND, Scene
 
-__all__ = ["simulate", "draw_levels", "mix_sources"]
+__all__ = ["simulate", "draw_levels", "mix_sources", "quantize_pcm16", "PCM16_SCALE"]
 
 
 def _room(scene: Scene, sample_rate: int, t60_sabine: float, sources, mics) -> pra.ShoeBox:
@@ -219,3 +219,41 @@ def mix_sources(
     for s in sources[1:]:
         mix += s
     return mix, sources
+
+
+PCM16_SCALE = 32768
+"""Full scale of 16-bit PCM: libsndfile reads sample ``q`` as ``q / 32768`` exactly."""
+
+
+def quantize_pcm16(sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Quantise source images to int16 and sum them as integers, so the mixture is exact.
+
+    Each source sample becomes ``round(s * 32768)`` clipped to ``[-32768, 32767]`` (the
+    ``1 / 32768`` scale libsndfile uses when it reads 16-bit PCM back as float).  The mixture is
+    the integer sum of the quantised sources, so the float sources read back from disk add up to
+    the float mixture read back, bit for bit.
+
+    Parameters
+    ----------
+    sources : np.ndarray, shape (n_speakers, channels, samples)
+
+    Returns
+    -------
+    mix : np.ndarray, int16, shape (channels, samples)
+    sources : np.ndarray, int16, shape (n_speakers, channels, samples)
+
+    Raises
+    ------
+    ValueError
+        If the integer sum leaves the int16 range (a ``peak`` close to or above 1).
+    """
+    q = np.clip(np.round(np.asarray(sources, dtype=np.float64) * PCM16_SCALE),
+                -PCM16_SCALE, PCM16_SCALE - 1).astype(np.int32)
+    mix = q.sum(axis=0)
+    lo, hi = int(mix.min()), int(mix.max())
+    if lo < -PCM16_SCALE or hi > PCM16_SCALE - 1:
+        raise ValueError(
+            f"the 16-bit mixture overflows ({max(-lo, hi)} > {PCM16_SCALE - 1}): lower "
+            "geometry.peak (0.9 leaves headroom) or use sample_format='float32'")
+    return mix.astype(np.int16), q.astype(np.int16)
+

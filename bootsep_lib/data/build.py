@@ -54,7 +54,7 @@ from .layout import (
     split_status,
     subset_dir,
 )
-from .mixture import MixtureTask, Utterance, render_mixture
+from .mixture import MixtureTask, Utterance, check_storage, render_mixture
 from .speech import CorpusError, Speaker, folder_utterances, split_speakers
 from .text import random_sentence
 
@@ -162,6 +162,7 @@ def _n_mixtures(data: DataConfig, subset: tuple[int, str, int], split: str) -> i
 def _corpus_tasks(data: DataConfig, n_speakers: int, condition: str, sample_rate: int,
                   split: str, folder: Path, cache_root: Path) -> list[MixtureTask]:
     """The plan of one split of the synthetic corpus: who says what in each mixture."""
+    check_storage(data.sample_format, data.channels, data.geometry.n_mics)
     n_mix = _n_mixtures(data, (n_speakers, condition, sample_rate), split)
     pool = split_speakers(data.speakers_train, data.speakers_valid, data.speakers_test,
                           seed=data.seed, engine=data.engine)[split]
@@ -174,6 +175,7 @@ def _corpus_tasks(data: DataConfig, n_speakers: int, condition: str, sample_rate
         "utterances_per_speaker": data.utterances_per_speaker,
         "words": data.words_per_utterance, "n_speakers": n_speakers, "condition": condition,
         "sample_rate": sample_rate,
+        "storage": (data.sample_format, data.channels),
     })
     utterances: dict[tuple[int, int], Utterance] = {}
     tasks = []
@@ -188,7 +190,7 @@ def _corpus_tasks(data: DataConfig, n_speakers: int, condition: str, sample_rate
         tasks.append(MixtureTask(
             str(folder), f"{split}_{i:06d}", i, key,
             tuple(utterances[s, k] for s, k in zip(who.tolist(), which.tolist(), strict=True)),
-            condition, sample_rate, data.geometry, plan_hash))
+            condition, sample_rate, data.geometry, plan_hash, data.sample_format, data.channels))
     return tasks
 
 
@@ -303,6 +305,8 @@ def spatialize_folder(
     seed: int = 0,
     jobs: int = 1,
     progress: bool = True,
+    sample_format: str = "pcm16",
+    channels: tuple[int, ...] | None = None,
 ) -> Path:
     """Spatialize a folder of one's own mono utterances (LibriSpeech, VCTK...) the same way.
 
@@ -328,6 +332,9 @@ def spatialize_folder(
     seed : int
     jobs : int
     progress : bool
+    sample_format : {"pcm16", "float32"}
+    channels : tuple of int, optional
+        Mics written (default all); see :class:`~bootsep_lib.config.DataConfig`.
 
     Returns
     -------
@@ -335,11 +342,13 @@ def spatialize_folder(
         The subset folder (holding ``tr``, ``cv``, ``tt``).
     """
     geometry = geometry if geometry is not None else Geometry()
+    check_storage(sample_format, channels, geometry.n_mics)
     by_speaker, pools = _folder_pools(folder, sample_rate, n_speakers, seed)
     plan_hash = config_hash({
         "kind": "folder", "folder": str(Path(folder).resolve()), "speakers": pools["names"],
         "files": sum(len(v) for v in by_speaker.values()), "seed": seed, "geometry": geometry,
         "n_speakers": n_speakers, "condition": condition, "sample_rate": sample_rate,
+        "storage": (sample_format, channels),
     })
     for split, n_mix in _split_counts(n_mixtures).items():
         out = split_dir(out_root, n_speakers, condition, sample_rate, split)
@@ -349,6 +358,6 @@ def spatialize_folder(
             key = _seed_key(seed, n_speakers, split, i)
             utts = _folder_mixture(_plan_rng(key), pool, by_speaker, n_speakers)
             tasks.append(MixtureTask(str(out), f"{split}_{i:06d}", i, key, utts, condition,
-                                     sample_rate, geometry, plan_hash))
+                                     sample_rate, geometry, plan_hash, sample_format, channels))
         _run_split(out, tasks, jobs, progress)
     return subset_dir(out_root, n_speakers, condition, sample_rate)

@@ -39,6 +39,7 @@ METADATA = "metadata.csv"
 JSON_COLUMNS: tuple[str, ...] = (
     "speakers", "utterances", "texts", "files", "levels_db", "room_dims", "array_center",
     "mic_positions", "source_positions", "azimuths", "elevations", "distances", "seed_key",
+    "mics",
 )
 """Metadata columns stored as JSON text in ``metadata.csv`` (decoded by ``load_metadata``)."""
 

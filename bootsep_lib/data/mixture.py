@@ -19,12 +19,14 @@ from bootsep_lib.config import Geometry
 from bootsep_lib.dsp import AudioError, read_audio, write_audio
 from bootsep_lib.util import atomic_write_text
 
-from .acoustics import draw_levels, mix_sources, simulate
+from .acoustics import draw_levels, mix_sources, quantize_pcm16, simulate
 from .layout import SIDECARS
 from .rooms import Scene, sample_scene
 from .speech import Speaker, synthesize
 
-__all__ = ["Utterance", "MixtureTask", "render_mixture"]
+__all__ = ["Utterance", "MixtureTask", "render_mixture", "check_storage", "SAMPLE_FORMATS"]
+
+SAMPLE_FORMATS = ("pcm16", "float32")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class MixtureTask:
     sample_rate: int
     geometry: Geometry
     plan_hash: str
+    sample_format: str = "pcm16"
+    channels: tuple[int, ...] | None = None
 
 
 @functools.lru_cache(maxsize=512)
@@ -69,6 +73,31 @@ def _load_utterance(utt: Utterance, sample_rate: int) -> np.ndarray:
     wav = np.asarray(synthesize(utt.text, utt.speaker, sample_rate), dtype=np.float32)
     write_audio(cache, wav, sample_rate)
     return wav
+
+
+def check_storage(sample_format: str, channels: tuple[int, ...] | None, n_mics: int) -> None:
+    """Raise ValueError for an unknown ``sample_format`` or ``channels`` outside the array."""
+    if sample_format not in SAMPLE_FORMATS:
+        raise ValueError(f"sample_format={sample_format!r}: expected one of {SAMPLE_FORMATS}")
+    if channels is None:
+        return
+    if not channels or len(set(channels)) != len(channels) or not all(
+            0 <= c < n_mics for c in channels):
+        raise ValueError(f"channels={channels!r}: expected distinct mic indices in "
+                         f"0..{n_mics - 1} (or None for all {n_mics})")
+
+
+def _stored(mix: np.ndarray, sources: np.ndarray, task: MixtureTask
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The arrays written: the task's channels, as int16 (mixture = integer sum) or float32."""
+    if task.channels is not None:
+        sources = sources[:, list(task.channels)]
+        mix = sources[0].copy()
+        for s in sources[1:]:  # float32, in source order, as mix_sources sums
+            mix += s
+    if task.sample_format == "pcm16":
+        return quantize_pcm16(sources)
+    return mix, sources
 
 
 def _wav_paths(folder: Path, mixture_id: str, n_speakers: int) -> list[Path]:
@@ -109,12 +138,21 @@ def _record(task: MixtureTask, scene: Scene, levels: np.ndarray, mix: np.ndarray
         "files": [u.file or "" for u in task.utterances],
         "levels_db": [float(v) for v in levels],
         **scene.to_dict(),
+        **_storage_record(task, scene),
         "seed": task.seed_key[0],
         "seed_key": list(task.seed_key),
         "samples": int(mix.shape[1]),
         "duration_s": mix.shape[1] / task.sample_rate,
         "plan_hash": task.plan_hash,
     }
+
+
+def _storage_record(task: MixtureTask, scene: Scene) -> dict:
+    """How the WAVs store the samples; ``mic_positions`` column ``k`` is file channel ``k``."""
+    mics = list(range(scene.mic_positions.shape[1])) if task.channels is None else list(
+        task.channels)
+    return {"sample_format": task.sample_format, "mics": mics,
+            "mic_positions": scene.mic_positions[:, mics].tolist()}
 
 
 def render_mixture(task: MixtureTask) -> bool:
@@ -130,6 +168,7 @@ def render_mixture(task: MixtureTask) -> bool:
     images = simulate(scene, dry, task.sample_rate)
     mix, sources = mix_sources([img[:, : len(d)] for img, d in zip(images, dry, strict=True)],
                                levels, peak=task.geometry.peak)
+    mix, sources = _stored(mix, sources, task)
     wavs = _wav_paths(folder, task.mixture_id, n)
     for path, audio in zip(wavs, [*sources, mix], strict=True):
         write_audio(path, audio, task.sample_rate)

@@ -291,7 +291,8 @@ def _pair_worker(args: tuple) -> list[dict]:
     profile, split, subset, indices = args
     cfg = profile.spatial
     ds = open_split(profile, split, subset=subset,
-                    channels=tuple(range(profile.data.geometry.n_mics)))
+                    channels=tuple(range(len(profile.data.channels or range(
+                        profile.data.geometry.n_mics)))))
     meta = ds.load_metadata().set_index("id")
     out = []
     for i in indices:
