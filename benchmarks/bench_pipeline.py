@@ -12,6 +12,13 @@ Run: ``python benchmarks/bench_pipeline.py [--mixtures 12] [--profile smoke] [--
   before items were kept) against a pass over the items kept in memory, for ground-truth
   targets with sources (Chimera) and for spatial pseudo labels.  The profile's data must exist
   (``bootsep make-data --profile smoke``).
+* **Loader against model.**  Items/s of the training DataLoader alone (batches of 40 ground-truth
+  items cropped to 400 frames, iterated for two epochs through the run's persistent loader,
+  :func:`bootsep_lib.engine.batches.make_loader`) with 0, 1 and 2 workers, against the items/s
+  a 4x300 BLSTM (D = 15, the paper's network) consumes in training steps on 40 x 400 random
+  batches on this CPU (``--steps``, a few); the ratio is what the pipeline supplies over what the
+  model takes.  Smoke items are shorter than 400 frames, so the batches are shorter than the
+  paper's.  On a GPU a step would take ~25-50 ms (an estimate, not measured here).
 """
 
 from __future__ import annotations
@@ -76,11 +83,66 @@ def bench_items(profile_name: str, n_items: int) -> list[dict[str, float]]:
     return rows
 
 
+def bench_loader(profile_name: str, workers: int, batch: int = 40, crop: int = 400) -> float:
+    """Items per second of a persistent training loader (two epochs: computed, then kept)."""
+    import torch
+
+    from bootsep_lib.config import get_profile
+    from bootsep_lib.data.training_set import TrainingSet
+    from bootsep_lib.engine.batches import CroppedView, EpochBatches, item_keys, make_loader
+
+    ds = TrainingSet(get_profile(profile_name), "tr")
+    sampler = EpochBatches(len(ds), batch, 0, 0, 1)
+    loader = make_loader(CroppedView(ds, crop, 0, item_keys(("labels", "weights"))), sampler,
+                         workers, torch.device("cpu"), 0)
+    start = time.perf_counter()
+    for epoch in range(2):
+        sampler.set_epoch(epoch)
+        for _ in loader:
+            pass
+    return 2 * len(ds) / (time.perf_counter() - start)
+
+
+def bench_model(n_steps: int, batch: int = 40, frames: int = 400) -> float:
+    """Items per second a 4x300 deep clustering BLSTM trains on (CPU, float32, full batches)."""
+    import torch
+
+    from bootsep_lib.config import ModelConfig, TrainConfig
+    from bootsep_lib.engine import RunConfig
+    from bootsep_lib.engine.batches import collate
+    from bootsep_lib.losses import get_loss
+    from bootsep_lib.models import build_model
+
+    freqs = 129
+    run = RunConfig(model=ModelConfig(layers=4, units=300, embedding_dim=15),
+                    train=TrainConfig(), loss="dc", n_freqs=freqs, n_sources=2, data_tag="bench")
+    model = build_model("dc", freqs, run.model, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = get_loss("dc")
+    gen = torch.Generator().manual_seed(0)
+    feats = torch.randn(batch, frames, freqs, generator=gen)
+    items = [{"features": f, "labels": (f > 0).long(), "weights": f.abs()} for f in feats]
+    data = collate(items)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        loss_fn(model(data["features"], data["lengths"]), data, run).backward()
+        optimizer.step()
+
+    step()  # first call (allocations), untimed
+    start = time.perf_counter()
+    for _ in range(n_steps):
+        step()
+    return n_steps * batch / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mixtures", type=int, default=12)
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--items", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--workers", type=int, nargs="*", default=[0, 1, 2])
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs; BSS-eval + STOI, {SOURCES} sources, {RATE // 1000} kHz, "
           f"{SECONDS:g} s, 2 workers, {args.mixtures} mixtures")
@@ -93,6 +155,14 @@ def main() -> None:
         print(f"  {r['set']:<24} {r['items']:>5} items: computed {r['computed_ms']:.2f} ms, "
               f"kept {r['kept_ms']:.3f} ms ({r['kept_mib']:.0f} MiB) "
               f"-> {r['computed_ms'] / r['kept_ms']:.0f}x")
+    model = bench_model(args.steps)
+    print(f"model 4x300, batch 40 x 400 frames, CPU float32, {args.steps} steps: "
+          f"{model:.1f} items/s ({40 / model:.2f} s/step; a GPU: ~25-50 ms/step, estimated)")
+    print(f"loader, profile {args.profile!r} ground truth, batch 40, crop 400, 2 epochs")
+    for n in args.workers:
+        rate = bench_loader(args.profile, n)
+        print(f"  {n} workers: {rate:7.1f} items/s  -> {rate / model:.1f}x the CPU model, "
+              f"{rate / (40 / 0.05):.2f}-{rate / (40 / 0.025):.2f}x a GPU at 50-25 ms/step")
 
 
 if __name__ == "__main__":

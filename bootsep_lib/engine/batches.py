@@ -13,13 +13,14 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from bootsep_lib.models import feature_statistics
 
 __all__ = [
-    "FRAME_AXIS", "CroppedView", "EpochBatches", "collate", "input_statistics", "item_keys",
-    "local_batch_size", "rank_slice", "to_device", "validation_batches",
+    "FRAME_AXIS", "PREFETCH_BATCHES", "CroppedView", "EpochBatches", "collate", "input_statistics",
+    "item_keys", "local_batch_size", "make_loader", "rank_slice", "to_device",
+    "validation_batches",
 ]
 
 FRAME_AXIS = {"features": 0, "labels": 0, "weights": 0, "mix_mag": 0, "source_mags": 1}
@@ -214,6 +215,35 @@ def pad_frames(batch: dict[str, torch.Tensor], frames: int) -> dict[str, torch.T
             value = torch.nn.functional.pad(value, pad)
         out[key] = value
     return out
+
+
+PREFETCH_BATCHES = 4
+"""Batches each DataLoader worker prepares ahead (``prefetch_factor``)."""
+
+
+def make_loader(
+    view: Dataset, batches: Iterable[list[tuple[int, int]]], workers: int, device: torch.device,
+    seed: int,
+) -> DataLoader:
+    """A DataLoader of collated batches of ``view``, built once for the whole run.
+
+    The batch order comes from ``batches`` (an :class:`EpochBatches` or a list of key lists),
+    iterated in the main process, so the batches are the same whatever ``workers``.  With
+    ``workers > 0`` the worker processes are persistent (each keeps its copy of the dataset,
+    and the items it keeps in memory, across epochs) and prepare :data:`PREFETCH_BATCHES`
+    batches ahead; batches are pinned on CUDA (for ``non_blocking`` copies).  ``seed`` seeds
+    the loader's own generator (worker seeds), so the global RNGs are never drawn from.
+    """
+    return DataLoader(
+        view,
+        batch_sampler=batches,
+        collate_fn=collate,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        prefetch_factor=PREFETCH_BATCHES if workers > 0 else None,
+        pin_memory=device.type == "cuda",
+        generator=torch.Generator().manual_seed(seed),
+    )
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:

@@ -4,7 +4,8 @@
 (:func:`bootsep_lib.util.sweep_temp_files`), seeds every RNG, builds the network, optimiser,
 scheduler and grad scaler in a fixed order (the same initialization for every run with the
 same seed), restores ``last.pt`` when it exists (else sets the input standardization from the
-training set), wraps the network for DDP and prepares the cropped views and batch orders.
+training set), wraps the network for DDP and prepares the batch orders and the data loaders (built
+once, so with ``num_workers > 0`` the same persistent workers serve every epoch).
 The resulting :class:`Session` is what the steps of :mod:`bootsep_lib.engine.trainer` work on.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from bootsep_lib.config import TrainConfig
 from bootsep_lib.losses import Loss, get_loss
@@ -27,7 +28,14 @@ from bootsep_lib.models import build_model
 from bootsep_lib.util import sweep_temp_files
 
 from . import checkpoint as ckpt_io
-from .batches import CroppedView, EpochBatches, input_statistics, item_keys, validation_batches
+from .batches import (
+    CroppedView,
+    EpochBatches,
+    input_statistics,
+    item_keys,
+    make_loader,
+    validation_batches,
+)
 from .checkpoint import TrainState, read_checkpoint
 from .config import RunConfig
 from .distributed import Dist
@@ -71,10 +79,10 @@ class Session:
     scaler: torch.amp.GradScaler
     state: TrainState
     loss: Loss
-    train_view: CroppedView
-    valid_view: CroppedView
     sampler: EpochBatches
-    valid_batches: list[list[tuple[int, int]]]
+    valid_batches: list[tuple[list[tuple[int, int]], int, int]]
+    train_loader: DataLoader
+    valid_loader: DataLoader
     autocast: Any
     budget: Budget
     signal: dict[str, Any] | None
@@ -195,12 +203,15 @@ def setup(
     loss = get_loss(run.loss)
     keys = item_keys(loss.keys)
     use_amp, amp_dtype = _amp_settings(dev)
+    sampler = EpochBatches(len(train_set), tc.batch_size, tc.seed, ctx.rank, ctx.world)  # type: ignore[arg-type]
+    valid_batches = validation_batches(len(valid_set), tc.batch_size, ctx.rank, ctx.world)  # type: ignore[arg-type]
+    views = [CroppedView(data, tc.crop_frames, tc.seed, keys) for data in (train_set, valid_set)]
     return Session(
         run=run, run_dir=run_dir, ctx=ctx, dev=dev, model=model, net=net, state=state,
         loss=loss, signal=signal, budget=budget, **training,
-        train_view=CroppedView(train_set, tc.crop_frames, tc.seed, keys),
-        valid_view=CroppedView(valid_set, tc.crop_frames, tc.seed, keys),
-        sampler=EpochBatches(len(train_set), tc.batch_size, tc.seed, ctx.rank, ctx.world),  # type: ignore[arg-type]
-        valid_batches=validation_batches(len(valid_set), tc.batch_size, ctx.rank, ctx.world),  # type: ignore[arg-type]
+        sampler=sampler, valid_batches=valid_batches,
+        train_loader=make_loader(views[0], sampler, tc.num_workers, dev, tc.seed * 100_003),
+        valid_loader=make_loader(views[1], [k for k, _, _ in valid_batches], tc.num_workers,
+                                 dev, tc.seed * 100_003 + 1),
         autocast=functools.partial(torch.autocast, dev.type, dtype=amp_dtype, enabled=use_amp),
     )

@@ -38,6 +38,12 @@ def train_step(
     of any rank is non-finite, or, without a grad scaler, the gradient norm is (with one, the
     scaler skips steps whose gradients overflowed, as usual under AMP).  Under DDP the returned
     loss is this rank's share: its mean over ranks is the loss of the global batch.
+
+    The host reads the device once per step (the loss and the gradient norm together; under
+    DDP the non-finite flag is one more small all-reduce).  Under the grad scaler the gradients
+    are unscaled before the norm, so a finite norm means no overflow: the optimiser is stepped
+    directly then, and the scaler's step is left out (it would skip it, as here, on overflow;
+    :meth:`~torch.amp.GradScaler.update` still sees the overflow flags ``unscale_`` recorded).
     """
     batch, factor = s.ctx.share_batch(batch, own, total)
     s.optimizer.zero_grad(set_to_none=True)
@@ -48,14 +54,15 @@ def train_step(
     s.scaler.scale(loss).backward()
     s.scaler.unscale_(s.optimizer)
     norm = nn.utils.clip_grad_norm_(s.model.parameters(), s.run.train.grad_clip)
-    value = float(loss.detach())
-    bad = not math.isfinite(value) or (
-        not s.scaler.is_enabled() and not math.isfinite(float(norm)))
+    value, norm_value = torch.stack([loss.detach().float(), norm.float()]).tolist()  # one sync
+    norm_ok = math.isfinite(norm_value)
+    bad = not math.isfinite(value) or (not s.scaler.is_enabled() and not norm_ok)
     if s.ctx.any(bad, s.dev):
         s.optimizer.zero_grad(set_to_none=True)
         s.scaler.update()
         return None
-    s.scaler.step(s.optimizer)
+    if norm_ok:  # the scaler's own check would read found_inf (a second sync): same answer
+        s.optimizer.step()
     s.scaler.update()
     return value
 

@@ -62,7 +62,7 @@ from bootsep_lib.models.loading import signal_info
 
 from . import checkpoint as ckpt_io
 from . import steps
-from .batches import collate, to_device
+from .batches import to_device
 from .checkpoint import history_frame, read_checkpoint
 from .config import RunConfig, TrainResult, with_max_steps
 from .distributed import Dist, join_process_group
@@ -101,17 +101,13 @@ def _result(
 
 
 def _loader(s: Session) -> DataLoader:
-    """This epoch's batches, from the step where the epoch stands (resume mid-epoch)."""
-    tc = s.run.train
+    """This epoch's batches, from the step where the epoch stands (resume mid-epoch).
+
+    The run's one training loader (:attr:`Session.train_loader`): its batch sampler is set to
+    the epoch, and its workers, when there are any, are those of the previous epochs.
+    """
     s.sampler.set_epoch(s.state.epoch, skip=s.state.step_in_epoch)
-    return DataLoader(
-        s.train_view,
-        batch_sampler=s.sampler,
-        collate_fn=collate,
-        num_workers=tc.num_workers,
-        pin_memory=s.dev.type == "cuda",
-        generator=torch.Generator().manual_seed(tc.seed * 100_003 + s.state.epoch),
-    )
+    return s.train_loader
 
 
 def _add_seconds(s: Session, elapsed: float) -> None:
@@ -138,12 +134,12 @@ def _run_epoch(s: Session) -> bool:
     stopped = False
     for batch in _loader(s):
         own, total = s.sampler.share(s.state.step_in_epoch)
-        batch = to_device(batch, s.dev)
-        value = steps.train_step(s, batch, own, total)
+        frames = int(batch["lengths"].sum()) if own else 0  # on the host: no device sync
+        value = steps.train_step(s, to_device(batch, s.dev), own, total)
         if value is None:
             steps.skip_step(s)
         else:
-            steps.count_step(s, value, int(batch["lengths"].sum()) if own else 0)
+            steps.count_step(s, value, frames)
             bar.set_postfix(loss=f"{value:.4f}", refresh=False)
         bar.update(1)
         if s.capped():
@@ -168,17 +164,20 @@ def _validate(s: Session) -> float:
     """Item-weighted mean batch loss over the (centre-cropped) validation set, all ranks.
 
     The validation batches are those of one process, each rank computing its slice (as in
-    training); runs the bare module (not the DDP wrapper).
+    training), through the run's validation loader (its workers when ``num_workers > 0``);
+    runs the bare module (not the DDP wrapper).  The sum stays on the device (float64) and is
+    read once.
     """
     s.model.eval()
-    total, count = 0.0, 0
-    for keys, own, size in s.valid_batches:
-        batch = to_device(collate([s.valid_view[k] for k in keys]), s.dev)
-        batch, _ = s.ctx.share_batch(batch, own, size)
+    total = torch.zeros((), dtype=torch.float64, device=s.dev)  # read once, after the loop
+    count = 0
+    for batch, (_, own, size) in zip(s.valid_loader, s.valid_batches, strict=True):
+        batch, _ = s.ctx.share_batch(to_device(batch, s.dev), own, size)
         with s.autocast():
-            total += float(steps.batch_loss(s.model, batch, s.run, s.loss)) * own
+            value = steps.batch_loss(s.model, batch, s.run, s.loss)
+        total += value.detach().double() * own
         count += own
-    total, count = s.ctx.sum([total, count], s.dev)
+    total, count = s.ctx.sum([total.item(), count], s.dev)
     return total / count
 
 
