@@ -39,7 +39,7 @@ class Walkthrough:
     fit_bins : np.ndarray, bool, shape (frames, freqs)
         Bins above ``tau`` (Eq. 2).
     result : bootsep_lib.spatial.SpatialResult
-    terms : bootsep_lib.confidence.ConfidenceTerms
+    terms : bootsep_lib.spatial.confidence.ConfidenceTerms
     estimates, references : np.ndarray, shape (n_sources, samples)
         Masked reference channel and the sources' reference-channel images.
     mixture : np.ndarray, shape (channels, samples)
