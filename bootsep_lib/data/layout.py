@@ -3,7 +3,7 @@
 Layout (one *subset* per ``(n_speakers, condition, sample_rate)``, as spatialized wsj0-2mix)::
 
     <root>/{n}speakers_{anechoic|reverb}/wav{8k|16k}/{min|max}/{tr,cv,tt}/
-        mix/<id>.wav  s1/<id>.wav  s2/<id>.wav  [s3/<id>.wav]   8-channel 16-bit PCM WAV (or float32)
+        mix/<id>.wav  s1/<id>.wav  s2/<id>.wav  [s3/<id>.wav]   8-ch 16-bit PCM (or float32)
         sidecars/<id>.json     one record per finished mixture (ours only)
         metadata.csv           assembled from the sidecars at the end of a split (ours only)
         .complete              written last: the split is finished (ours only)
