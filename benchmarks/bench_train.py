@@ -17,7 +17,9 @@ Run: ``python benchmarks/bench_train.py [--steps 3] [--threads N]``.  For the la
   equal lengths and of unequal lengths at the laptop shape (2 x 128, D = 20, 16 x 200 frames)
   and the paper shape (4 x 300, D = 15, 40 x 400 frames), with the trunk's BLSTM and with the
   packed BLSTM it replaced, timed back to back, interleaved, the median of ``--repeats``;
-  frames/s counts valid frames.  Unequal lengths are random crops of utterances whose
+  frames/s counts valid frames.  The two shapes use different networks, so their per-frame
+  costs are also compared per FLOP of the analytic count (the like-for-like figure).
+  Unequal lengths are random crops of utterances whose
   durations are drawn like wsj0-2mix's (log-normal, median 4.5 s, 1.5-15 s, so about a fifth
   are shorter than a 400-frame crop), scaled to the crop at the laptop shape;
 * ``--profile``: where the time of a laptop training step goes (data, BLSTM, heads, loss,
@@ -260,8 +262,12 @@ def report_lengths(repeats: int, paper_old: int) -> None:
         print(f"{shape:<8} {r['short']:>6.0%} {r['equal']:>7.0f} {eq_packed:>10.0f} "
               f"{r['unequal']:>8.0f} {packed:>12.0f} {r['equal'] / r['unequal']:>8.2f} "
               f"{r['unequal'] / packed:>10.1f} {r['equal'] / eq_packed:>8.2f}")
-    print(f"per-frame cost, paper / laptop shape (unequal): "
-          f"{rates['laptop']['unequal'] / rates['paper']['unequal']:.2f}")
+    flops = {shape: sum(forward_flops_per_frame(SHAPES[shape][0])) for shape in SHAPES}
+    frame_ratio = rates["laptop"]["unequal"] / rates["paper"]["unequal"]
+    print(f"per-frame cost, paper / laptop shape (unequal): {frame_ratio:.2f} "
+          f"(the paper network does {flops['paper'] / flops['laptop']:.1f}x the FLOPs per frame)")
+    print(f"per-FLOP cost, paper / laptop shape (unequal): "
+          f"{frame_ratio * flops['laptop'] / flops['paper']:.2f}")
 
 
 def main() -> None:

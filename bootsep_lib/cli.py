@@ -129,6 +129,16 @@ def _training_sets(
     return train_set, valid_set
 
 
+def _spatial_shards(profile: Profile, args: argparse.Namespace, rank: int, world: int) -> None:
+    """This rank's share of the spatial stage of tr and cv, for spatial targets under DDP."""
+    if args.targets != "spatial" or world == 1:
+        return
+    from .studies.spatial_stage import spatial_stage_shard
+
+    for split in ("tr", "cv"):
+        spatial_stage_shard(profile, split, rank, world, jobs=args.jobs, progress=rank == 0)
+
+
 def _check_device(device: str | None) -> None:
     """Raise :class:`UsageError` when ``--device cuda`` is asked and torch sees no GPU."""
     import torch
@@ -171,7 +181,7 @@ def _train(args: argparse.Namespace) -> int:
     _check_corpus(profile, ("tr", "cv"))
 
     from .engine.batches import local_batch_size
-    from .engine.distributed import main_first
+    from .engine.distributed import every_rank, main_first
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     try:
@@ -180,8 +190,10 @@ def _train(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     rank, device, owns_group = _join_process_group(args.device)
     try:
-        # Rank 0 runs the spatial stage (if not cached) while the others wait, then they read
-        # the finished cache: no two processes ever write the same cache folder.
+        # Under torchrun every rank first computes its share of a missing spatial stage; rank 0
+        # then joins the shards into the stage while the others wait, and they read the
+        # finished cache: no two processes ever write the same file.
+        every_rank(lambda r, w: _spatial_shards(profile, args, r, w))
         train_set, valid_set = main_first(lambda: _training_sets(profile, args))
         extra = {} if args.chimera_alpha is None else {"chimera_alpha": args.chimera_alpha}
         run = with_max_steps(run_config(profile, train_set, loss=args.loss, **extra),

@@ -218,7 +218,8 @@ def test_evaluate_prints_means_with_cis(trained, capsys):
 
 @pytest.mark.slow
 def test_torchrun_two_ranks_share_one_spatial_stage(smoke_data, tmp_path):
-    """Under ``torchrun`` rank 0 prepares the data, the other rank waits; one rank prints."""
+    """Under ``torchrun`` each rank computes half the spatial stage, rank 0 joins the halves;
+    one rank prints."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "BOOTSEP_CACHE": str(tmp_path)}
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
@@ -231,3 +232,4 @@ def test_torchrun_two_ranks_share_one_spatial_stage(smoke_data, tmp_path):
     assert "cpu x 2" in proc.stdout
     stages = sorted(p.name for p in (tmp_path / "spatial").glob("*/*.csv"))
     assert stages == ["cv.csv", "tr.csv"]
+    assert not list((tmp_path / "spatial").glob("*/shards/*.pkl"))  # joined, then removed

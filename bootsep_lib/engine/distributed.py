@@ -29,7 +29,7 @@ from bootsep_lib.models import resolve_device
 
 from .batches import pad_frames
 
-__all__ = ["PREPARE_TIMEOUT", "Dist", "barrier", "join_process_group", "main_first",
+__all__ = ["PREPARE_TIMEOUT", "Dist", "barrier", "every_rank", "join_process_group", "main_first",
            "rank_device", "resolve_device"]
 
 T = TypeVar("T")
@@ -163,6 +163,22 @@ def join_process_group(device: str | torch.device | None) -> tuple[Dist, torch.d
                 device=dev), dev
 
 
+def _long_wait(run: Callable[[int], T], timeout: timedelta) -> T:
+    """``run(phase)`` around one ``monitored_barrier`` of a Gloo group with ``timeout``.
+
+    ``run(0)`` runs before the barrier and ``run(1)`` after it, on every rank; each returns
+    what it computed or ``None``; the last value that is not ``None`` is returned.
+    """
+    group = dist.new_group(backend="gloo", timeout=timeout)
+    try:
+        first = run(0)
+        dist.monitored_barrier(group=group, timeout=timeout, wait_all_ranks=True)
+        second = run(1)
+    finally:
+        dist.destroy_process_group(group)
+    return first if second is None else second
+
+
 def main_first(prepare: Callable[[], T], timeout: timedelta = PREPARE_TIMEOUT) -> T:
     """``prepare()`` on rank 0 first, then on the other ranks (which may read its caches).
 
@@ -172,13 +188,18 @@ def main_first(prepare: Callable[[], T], timeout: timedelta = PREPARE_TIMEOUT) -
     """
     if not dist.is_initialized() or dist.get_world_size() == 1:
         return prepare()
-    group = dist.new_group(backend="gloo", timeout=timeout)
-    try:
-        if dist.get_rank() == 0:
-            result = prepare()
-        dist.monitored_barrier(group=group, timeout=timeout, wait_all_ranks=True)
-        if dist.get_rank() != 0:
-            result = prepare()
-    finally:
-        dist.destroy_process_group(group)
-    return result
+    main = dist.get_rank() == 0
+    return _long_wait(lambda phase: prepare() if main == (phase == 0) else None, timeout)
+
+
+def every_rank(prepare: Callable[[int, int], T], timeout: timedelta = PREPARE_TIMEOUT) -> T:
+    """``prepare(rank, world)`` on every rank at once; return when all ranks have finished.
+
+    For work that ranks share (each its part of the spatial stage): nobody goes on until the
+    slowest rank is done, waiting at a ``monitored_barrier`` with ``timeout`` as
+    :func:`main_first` does.  Without a process group, ``prepare(0, 1)``.
+    """
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return prepare(0, 1)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    return _long_wait(lambda phase: prepare(rank, world) if phase == 0 else None, timeout)

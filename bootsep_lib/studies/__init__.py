@@ -36,6 +36,7 @@ from .spatial_stage import (
     pair_study,
     spatial_mixture,
     spatial_stage,
+    spatial_stage_shard,
 )
 from .training import ModelJob, run_config, train_many
 from .walkthrough import Walkthrough, spatial_choices, walkthrough
@@ -46,6 +47,7 @@ __all__ = [
     "correlations", "ensemble_systems", "ensemble_table", "evaluate_model", "evaluate_models",
     "mdc", "mdc_checks", "mdc_cosines", "pair_channel", "pair_study", "quality_quantity",
     "run_config",
-    "spatial_choices", "spatial_mixture", "spatial_stage", "summarize", "table1_models",
+    "spatial_choices", "spatial_mixture", "spatial_stage", "spatial_stage_shard", "summarize",
+    "table1_models",
     "train_many", "train_models", "walkthrough",
 ]

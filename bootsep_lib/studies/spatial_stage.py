@@ -35,6 +35,7 @@ from ..spatial import confidence
 from ..util.atomic import atomic_write, atomic_write_text, sweep_temp_files
 from ..util.cache import CacheWarning, cache_entry, cached_table, stage_key
 from ..util.parallel import parallel_map, strided
+from .spatial_shards import Result, clear_shards, read_shards, shard_path, write_shard
 
 __all__ = [
     "ALPHAS",
@@ -45,6 +46,7 @@ __all__ = [
     "pair_study",
     "spatial_mixture",
     "spatial_stage",
+    "spatial_stage_shard",
 ]
 
 #: Bump when the spatial stage's outputs change meaning, so stale caches are not reused.
@@ -167,7 +169,7 @@ class SpatialStage:
         return {k: v[lo:hi] for k, v in self.bank.items() if k != "offsets"}
 
 
-def _stage_worker(args: tuple) -> list[tuple[int, dict, dict]]:
+def _stage_worker(args: tuple) -> list[Result]:
     profile, split, subset, indices = args
     cfg = profile.spatial
     ds = open_split(profile, split, subset=subset, channels=tuple(range(
@@ -185,6 +187,31 @@ def _stage_worker(args: tuple) -> list[tuple[int, dict, dict]]:
     return out
 
 
+def _stage_folder(profile: Profile, split: str, subset: Subset,
+                  limit: int | None) -> tuple[int, Path]:
+    """The number of mixtures and the cache folder of a split's spatial stage."""
+    ds = open_split(profile, split, subset=subset, return_sources=False)
+    n = len(ds) if limit is None else min(limit, len(ds))
+    key = stage_key("spatial", SPATIAL_STAGE_VERSION, {
+        "corpus": split_fingerprint(ds.folder), "seed": profile.data.seed,
+        "subset": asdict(subset), "spatial": asdict(profile.spatial), "split": split, "n": n,
+    })
+    return n, cache_entry("spatial", key)
+
+
+def _compute(profile: Profile, split: str, subset: Subset, indices: list[int], jobs: int,
+             progress: bool) -> list[Result]:
+    """The spatial stage of the mixtures ``indices``, over ``jobs`` worker processes."""
+    if not indices:
+        return []
+    jobs = max(1, min(jobs, len(indices)))
+    tasks = [(profile, split, subset, [indices[k] for k in chunk])
+             for chunk in strided(len(indices), jobs * 4)]
+    parts = parallel_map(_stage_worker, tasks, jobs=jobs, progress=progress,
+                         desc=f"spatial stage {split}", weight=lambda task: len(task[-1]))
+    return [r for part in parts for r in part]
+
+
 def spatial_stage(
     profile: Profile,
     split: str,
@@ -195,6 +222,9 @@ def spatial_stage(
     progress: bool = True,
 ) -> SpatialStage:
     """Run (or read back) the spatial stage on every mixture of a split.
+
+    Mixtures that shards of :func:`spatial_stage_shard` already hold are taken from them, not
+    recomputed (the shards are deleted once the stage is written).
 
     Parameters
     ----------
@@ -214,26 +244,51 @@ def spatial_stage(
     SpatialStage
     """
     subset = subset or default_subset(profile)
-    ds = open_split(profile, split, subset=subset, return_sources=False)
-    n = len(ds) if limit is None else min(limit, len(ds))
-    key = stage_key("spatial", SPATIAL_STAGE_VERSION, {
-        "corpus": split_fingerprint(ds.folder), "seed": profile.data.seed,
-        "subset": asdict(subset), "spatial": asdict(profile.spatial), "split": split, "n": n,
-    })
-    folder = cache_entry("spatial", key)
+    n, folder = _stage_folder(profile, split, subset, limit)
     stage = _read_stage(folder, split)
     if stage is not None:
         return stage
     sweep_temp_files(folder)  # what a killed run left in the bank folder
-    jobs = max(1, min(jobs, n))
-    tasks = [(profile, split, subset, chunk) for chunk in strided(n, jobs * 4)]
-    parts = parallel_map(_stage_worker, tasks, jobs=jobs, progress=progress,
-                         desc=f"spatial stage {split}", weight=lambda task: len(task[-1]))
-    results = sorted((r for part in parts for r in part), key=lambda r: r[0])
+    found = read_shards(folder, split, n)
+    missing = [i for i in range(n) if i not in found]
+    computed = _compute(profile, split, subset, missing, jobs, progress)
+    results = sorted([*found.values(), *computed], key=lambda r: r[0])
     table = pd.DataFrame([r[1] for r in results])
     bank = _bank(results)
     _write_stage(folder, profile, split, subset, n, table, bank)
+    clear_shards(folder, split)
     return SpatialStage(table, bank, folder)
+
+
+def spatial_stage_shard(
+    profile: Profile,
+    split: str,
+    rank: int,
+    world: int,
+    *,
+    subset: Subset | None = None,
+    jobs: int = 1,
+    progress: bool = True,
+) -> Path | None:
+    """Compute rank ``rank``'s share (mixtures ``rank::world``) of a split's spatial stage.
+
+    Every rank of a data-parallel run calls this before rank 0 calls :func:`spatial_stage`,
+    which joins the shards; nothing is computed when the stage or this shard is already there.
+
+    Returns
+    -------
+    Path or None
+        The shard file written (or found), ``None`` when the whole stage is cached.
+    """
+    subset = subset or default_subset(profile)
+    n, folder = _stage_folder(profile, split, subset, None)
+    if (folder / f"{split}.csv").exists():
+        return None
+    path = shard_path(folder, split, rank, world)
+    if not path.exists():
+        mine = list(range(n))[rank::world]
+        write_shard(path, _compute(profile, split, subset, mine, jobs, progress))
+    return path
 
 
 def _read_stage(folder: Path, split: str) -> SpatialStage | None:
