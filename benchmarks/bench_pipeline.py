@@ -13,8 +13,11 @@ Run: ``python benchmarks/bench_pipeline.py [--mixtures 12] [--profile smoke] [--
   targets with sources (Chimera) and for spatial pseudo labels.  The profile's data must exist
   (``bootsep make-data --profile smoke``).
 * **Loader against model.**  Items/s of the training DataLoader alone (batches of 40 ground-truth
-  items cropped to 400 frames, iterated for two epochs through the run's persistent loader,
-  :func:`bootsep_lib.engine.batches.make_loader`) with 0, 1 and 2 workers, against the items/s
+  items cropped to 400 frames, iterated through the run's persistent loader,
+  :func:`bootsep_lib.engine.batches.make_loader`: the first epoch, which computes the items,
+  and three more, which find them kept), and reading them from the item bank
+  (:mod:`bootsep_lib.data.item_bank`, built beforehand over all cores: its first epoch
+  already reads the bank) with 0, 1 and 2 workers, against the items/s
   a 4x300 BLSTM (D = 15, the paper's network) consumes in training steps on 40 x 400 random
   batches on this CPU (``--steps``, a few); the ratio is what the pipeline supplies over what the
   model takes.  Smoke items are shorter than 400 frames, so the batches are shorter than the
@@ -83,24 +86,31 @@ def bench_items(profile_name: str, n_items: int) -> list[dict[str, float]]:
     return rows
 
 
-def bench_loader(profile_name: str, workers: int, batch: int = 40, crop: int = 400) -> float:
-    """Items per second of a persistent training loader (two epochs: computed, then kept)."""
+def bench_loader(profile_name: str, workers: int, batch: int = 40, crop: int = 400,
+                 warm_epochs: int = 3, bank: bool = False) -> tuple[float, float]:
+    """Items per second of a persistent training loader: the first epoch (items computed, or
+    read from the item bank) and the next ``warm_epochs`` (items kept, or read again)."""
     import torch
 
     from bootsep_lib.config import get_profile
+    from bootsep_lib.data.item_bank import use_item_banks
     from bootsep_lib.data.training_set import TrainingSet
     from bootsep_lib.engine.batches import CroppedView, EpochBatches, item_keys, make_loader
 
     ds = TrainingSet(get_profile(profile_name), "tr")
+    if bank:
+        use_item_banks([ds], jobs=os.cpu_count() or 1, progress=False)
     sampler = EpochBatches(len(ds), batch, 0, 0, 1)
     loader = make_loader(CroppedView(ds, crop, 0, item_keys(("labels", "weights"))), sampler,
                          workers, torch.device("cpu"), 0)
-    start = time.perf_counter()
-    for epoch in range(2):
+    seconds = []
+    for epoch in range(1 + warm_epochs):
+        start = time.perf_counter()
         sampler.set_epoch(epoch)
         for _ in loader:
             pass
-    return 2 * len(ds) / (time.perf_counter() - start)
+        seconds.append(time.perf_counter() - start)
+    return len(ds) / seconds[0], warm_epochs * len(ds) / sum(seconds[1:])
 
 
 def bench_model(n_steps: int, batch: int = 40, frames: int = 400) -> float:
@@ -158,11 +168,15 @@ def main() -> None:
     model = bench_model(args.steps)
     print(f"model 4x300, batch 40 x 400 frames, CPU float32, {args.steps} steps: "
           f"{model:.1f} items/s ({40 / model:.2f} s/step; a GPU: ~25-50 ms/step, estimated)")
-    print(f"loader, profile {args.profile!r} ground truth, batch 40, crop 400, 2 epochs")
-    for n in args.workers:
-        rate = bench_loader(args.profile, n)
-        print(f"  {n} workers: {rate:7.1f} items/s  -> {rate / model:.1f}x the CPU model, "
-              f"{rate / (40 / 0.05):.2f}-{rate / (40 / 0.025):.2f}x a GPU at 50-25 ms/step")
+    print(f"loader, profile {args.profile!r} ground truth, batch 40, crop 400")
+    for bank in (False, True):
+        print("  items from the item bank" if bank else "  items computed, kept in each process")
+        for n in args.workers:
+            rates = bench_loader(args.profile, n, bank=bank)
+            for label, rate in zip(("first epoch", "later epochs"), rates, strict=True):
+                print(f"    {n} workers, {label:<12}: {rate:8.1f} items/s -> "
+                      f"{rate / model:6.1f}x the CPU model, {rate / (40 / 0.05):5.2f}-"
+                      f"{rate / (40 / 0.025):5.2f}x a GPU at 50-25 ms/step")
 
 
 if __name__ == "__main__":

@@ -139,6 +139,34 @@ def _spatial_shards(profile: Profile, args: argparse.Namespace, rank: int, world
         spatial_stage_shard(profile, split, rank, world, jobs=args.jobs, progress=rank == 0)
 
 
+def _prepared_sets(profile: Profile, args: argparse.Namespace) -> tuple[TrainingSet, TrainingSet]:
+    """The training sets, their spatial stage and item banks made by all ranks together.
+
+    Under torchrun every rank first computes its share of a missing spatial stage; rank 0 then
+    joins the shards into the stage while the others wait, and they read the finished cache
+    (no two processes ever write the same file).  With ``train.item_bank`` every rank then
+    builds its share of the banks' chunks, and all read all.
+    """
+    from .data.item_bank import open_item_bank
+    from .engine.distributed import every_rank, main_first
+
+    every_rank(lambda r, w: _spatial_shards(profile, args, r, w))
+    sets = main_first(lambda: _training_sets(profile, args))
+    if profile.train.item_bank:
+        every_rank(lambda r, w: _item_banks(sets, args, r, w))
+        for s in sets:
+            s.attach_items(open_item_bank(s))
+    return sets
+
+
+def _item_banks(sets: tuple, args: argparse.Namespace, rank: int, world: int) -> None:
+    """This rank's chunks of the item banks of the training sets."""
+    from .data.item_bank import build_item_bank
+
+    for s in sets:
+        build_item_bank(s, jobs=args.jobs, rank=rank, world=world, progress=rank == 0)
+
+
 def _check_device(device: str | None) -> None:
     """Raise :class:`UsageError` when ``--device cuda`` is asked and torch sees no GPU."""
     import torch
@@ -181,7 +209,6 @@ def _train(args: argparse.Namespace) -> int:
     _check_corpus(profile, ("tr", "cv"))
 
     from .engine.batches import local_batch_size
-    from .engine.distributed import every_rank, main_first
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     try:
@@ -190,11 +217,7 @@ def _train(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     rank, device, owns_group = _join_process_group(args.device)
     try:
-        # Under torchrun every rank first computes its share of a missing spatial stage; rank 0
-        # then joins the shards into the stage while the others wait, and they read the
-        # finished cache: no two processes ever write the same file.
-        every_rank(lambda r, w: _spatial_shards(profile, args, r, w))
-        train_set, valid_set = main_first(lambda: _training_sets(profile, args))
+        train_set, valid_set = _prepared_sets(profile, args)
         extra = {} if args.chimera_alpha is None else {"chimera_alpha": args.chimera_alpha}
         run = with_max_steps(run_config(profile, train_set, loss=args.loss, **extra),
                              args.max_steps)

@@ -132,7 +132,13 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings (the bootstrapping paper: Adam 1e-3, halved after 5 stalls)."""
+    """Optimisation settings (the bootstrapping paper: Adam 1e-3, halved after 5 stalls).
+
+    ``num_workers`` (DataLoader workers) and ``item_bank`` (compute every item once, over all
+    cores and ranks, into a memory-mapped bank that workers, ranks and models share:
+    :mod:`bootsep_lib.data.item_bank`) change how items are loaded, never which, and enter no
+    cache key.
+    """
 
     batch_size: int = 16
     crop_frames: int = 250
@@ -144,6 +150,7 @@ class TrainConfig:
     grad_clip: float = 5.0
     seed: int = 0
     num_workers: int = 0
+    item_bank: bool = False
 
 
 @dataclass(frozen=True)
@@ -256,10 +263,12 @@ def _paper() -> Profile:
         ),
         spatial=SPATIAL_AS_AUTHORS,
         model=ModelConfig(layers=4, units=300, embedding_dim=15),
-        train=TrainConfig(batch_size=40, crop_frames=400, epochs=100, early_stop_patience=100),
+        train=TrainConfig(batch_size=40, crop_frames=400, epochs=100, early_stop_patience=100,
+                          num_workers=4, item_bank=True),
         mdc_model=ModelConfig(layers=4, units=600, embedding_dim=40),
         mdc_train=TrainConfig(batch_size=32, crop_frames=400, epochs=200, lr=1e-4,
-                              optimizer="rmsprop", early_stop_patience=30),
+                              optimizer="rmsprop", early_stop_patience=30, num_workers=4,
+                              item_bank=True),
     )
 
 

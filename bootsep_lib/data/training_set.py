@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,6 +28,9 @@ from ..util.cache import stage_key
 from .fingerprint import split_fingerprint
 from .readers import read_corpus_wav
 from .subsets import Subset, default_subset, open_split
+
+if TYPE_CHECKING:
+    from .item_bank import ItemBank
 
 __all__ = ["BANK_KEYS", "TARGET_KINDS", "BankError", "TrainingSet", "load_bank"]
 
@@ -142,6 +146,7 @@ class TrainingSet(Dataset):
         self.memory_mb = float(memory_mb)
         self._kept: dict[int, dict[str, torch.Tensor]] = {}
         self._kept_bytes = 0
+        self._items: ItemBank | None = None
 
     # -- identity -------------------------------------------------------------------------
     @property
@@ -185,11 +190,22 @@ class TrainingSet(Dataset):
     def _read(self, kind: str, mid: str) -> np.ndarray:
         return read_corpus_wav(self.folder / kind / f"{mid}.wav")[:, 0]
 
+    def attach_items(self, bank: ItemBank | None) -> None:
+        """Read items from a finished :class:`~bootsep_lib.data.item_bank.ItemBank` of this set
+        (``None``: compute them again); the items are bitwise the same."""
+        self._items = bank
+
+    def compute_kept(self, index: int) -> dict[str, torch.Tensor]:
+        """Item ``index`` as it is kept: labels as uint8 (< 256 sources), an eighth of int64."""
+        item = {**self._compute(index)}
+        item["labels"] = item["labels"].to(torch.uint8)
+        return item
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        item = self._kept.get(index)
-        if item is None:  # labels are kept as uint8 (< 256 sources), an eighth of int64
-            item = {**self._compute(index)}
-            item["labels"] = item["labels"].to(torch.uint8)
+        if self._items is not None:
+            item = self._items.item(index)
+        elif (item := self._kept.get(index)) is None:
+            item = self.compute_kept(index)
             size = sum(t.nbytes for t in item.values())
             if self._kept_bytes + size <= self.memory_mb * 2**20:
                 self._kept[index] = item

@@ -90,12 +90,13 @@ class RunConfig:
     def run_id(self) -> str:
         """The run's folder name: a hash of every field that changes the trained weights.
 
-        The trainer's code version (:data:`ENGINE_VERSION`) enters; ``train.num_workers``
-        (how items are loaded, not which), the number of processes and an unset
+        The trainer's code version (:data:`ENGINE_VERSION`) enters; ``train.num_workers`` and
+        ``train.item_bank`` (how items are loaded, not which), the number of processes and an unset
         ``max_steps`` do not.
         """
         fields = self.to_dict()
-        fields["train"].pop("num_workers")
+        for how_loaded in ("num_workers", "item_bank"):
+            fields["train"].pop(how_loaded)
         if self.max_steps is None:
             del fields["max_steps"]
         return stage_key("run", ENGINE_VERSION, fields)

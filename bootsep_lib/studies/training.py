@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from .. import dsp, paths
 from ..config import Profile
+from ..data.item_bank import use_item_banks
 from ..data.training_set import TrainingSet
 from ..engine import RunConfig, TrainResult, train_model
 from ..util.parallel import parallel_map
@@ -53,8 +55,10 @@ class ModelJob:
     valid_set: TrainingSet
 
 
-def _train_job(args: tuple[ModelJob, str, bool]) -> TrainResult:
-    job, cache, progress = args
+def _train_job(args: tuple[ModelJob, str, bool, int]) -> TrainResult:
+    job, cache, progress, bank_jobs = args
+    if job.run.train.item_bank and not (Path(cache) / "models" / job.run.run_id / "done").exists():
+        use_item_banks([job.train_set, job.valid_set], jobs=bank_jobs, progress=progress)
     return train_model(job.run, job.train_set, job.valid_set, cache_dir=cache, progress=progress)
 
 
@@ -75,7 +79,7 @@ def train_many(
     cache = str(cache_dir or paths.cache_dir())
     parallel = jobs > 1 and len(jobs_list) > 1 and not torch.cuda.is_available()
     return parallel_map(
-        _train_job, [(job, cache, progress) for job in jobs_list],
+        _train_job, [(job, cache, progress, 1 if parallel else jobs) for job in jobs_list],
         jobs=jobs if parallel else 1, progress=False,
         cost=(lambda args: _training_cost(args[0])) if parallel else None,
     )
