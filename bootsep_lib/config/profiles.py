@@ -271,7 +271,7 @@ def _laptop() -> Profile:
         mdc_model=model,
         mdc_train=TrainConfig(batch_size=16, crop_frames=200, epochs=100, early_stop_patience=30,
                               max_steps=100),
-        curves=CurveConfig(snapshot_every_steps=25, n_mixtures=40),
+        curves=CurveConfig(snapshot_every_steps=50, n_mixtures=30),
     )
 
 
