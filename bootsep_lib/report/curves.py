@@ -100,11 +100,17 @@ def _trend_word(low: float, high: float) -> str:
 
 
 def _gap_word(row: pd.Series) -> str:
-    low, high, end = row["change_low"], row["change_high"], row["gap_end"]
+    """How a pair's gap moves from half to all of the common budget, in words."""
+    low, high = row["change_low"], row["change_high"]
     if low <= 0 <= high:
         return "about the same at both budgets (the change's CI spans 0)"
-    widening = (low > 0) == (end > 0)
-    return "widening with budget" if widening else "narrowing with budget"
+    half, end = row["gap_half"], row["gap_end"]
+    if half * end < 0:
+        shape = "the sign flips"
+    else:
+        shape = "the gap widens" if abs(end) > abs(half) else "the gap narrows"
+    change = format_ci(row["change"], low, high, sign=True)
+    return f"it moves {change} dB towards {row['a'] if low > 0 else row['b']} ({shape})"
 
 
 def curve_findings(
@@ -124,13 +130,18 @@ def curve_findings(
     lines = []
     for arm, row in trend.iterrows():
         info = first.loc[arm]
-        fit = ("" if not np.isfinite(info["fit_a"]) else
-               f"; a saturating fit puts its plateau at {info['fit_a']:.2f} dB "
-               f"(τ = {info['fit_tau']:.0f} steps — an extrapolation)")
+        if np.isfinite(info["fit_a"]):
+            fit = (f"; a saturating fit puts its plateau at {info['fit_a']:.2f} dB "
+                   f"(τ = {info['fit_tau']:.0f} steps — an extrapolation)")
+        elif np.isfinite(info["fit_tau"]):
+            fit = (f"; no plateau is claimed: a saturating fit's time constant "
+                   f"({info['fit_tau']:.0f} steps) exceeds half the observed steps")
+        else:
+            fit = ""
         lines.append(
             f"- **{arm}**: {format_ci(row['last'], row['last_low'], row['last_high'])} dB at "
-            f"step {row['last_step']} ({info['stop_reason'] or 'not finished'}); from step "
-            f"{row['from_step']} to the end it moved "
+            f"step {int(row['last_step'])} ({info['stop_reason'] or 'not finished'}); from step "
+            f"{int(row['from_step'])} to the end it moved "
             f"{format_ci(row['change'], row['change_low'], row['change_high'], sign=True)} dB: "
             f"**{_trend_word(row['change_low'], row['change_high'])}**{fit}. The paper's "
             f"final test SI-SDR: {info['paper_si_sdr']:.1f} dB.")
@@ -138,7 +149,7 @@ def curve_findings(
         lines.append(
             f"- {row['a']} − {row['b']}: "
             f"{format_ci(row['gap_half'], row['gap_half_low'], row['gap_half_high'], sign=True)}"
-            f" dB at step {row['half_step']}, "
+            f" dB at step {int(row['half_step'])}, "
             f"{format_ci(row['gap_end'], row['gap_end_low'], row['gap_end_high'], sign=True)}"
-            f" dB at step {row['end_step']}: {_gap_word(row)}.")
+            f" dB at step {int(row['end_step'])}: {_gap_word(row)}.")
     return "\n".join(lines)

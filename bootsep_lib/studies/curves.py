@@ -192,7 +192,9 @@ def saturating_fit(steps: np.ndarray, values: np.ndarray) -> dict[str, float] | 
     Returns
     -------
     dict or None
-        ``a`` (the fitted plateau, dB: an extrapolation), ``b``, ``tau`` (steps) and ``rmse``.
+        ``a`` (the fitted plateau, dB: an extrapolation), ``b``, ``tau`` (steps), ``rmse`` and
+        ``identified``: whether the data pin the plateau down (``tau`` at most half the last
+        step, i.e. two time constants observed; otherwise ``a`` is a guess and not shown).
     """
     from scipy.optimize import curve_fit
 
@@ -209,7 +211,7 @@ def saturating_fit(steps: np.ndarray, values: np.ndarray) -> dict[str, float] | 
         return None
     a, b, tau = (float(p) for p in params)
     rmse = float(np.sqrt(np.mean((a - b * np.exp(-x / tau) - y) ** 2)))
-    return {"a": a, "b": b, "tau": tau, "rmse": rmse}
+    return {"a": a, "b": b, "tau": tau, "rmse": rmse, "identified": tau <= span / 2}
 
 
 def curve_summary(curves: Curves, *, n_boot: int = 2_000, seed: int = 0) -> pd.DataFrame:
@@ -220,7 +222,8 @@ def curve_summary(curves: Curves, *, n_boot: int = 2_000, seed: int = 0) -> pd.D
     pandas.DataFrame
         ``arm``, ``step``, ``si_sdr``, ``si_sdr_low``, ``si_sdr_high``, ``n`` (mixtures),
         ``paper_si_sdr`` (the paper's final test SI-SDR of the arm), ``fit_a``, ``fit_b``,
-        ``fit_tau`` (the arm's :func:`saturating_fit`, NaN without one), ``steps_total``
+        ``fit_tau`` (the arm's :func:`saturating_fit`; ``fit_a`` / ``fit_b`` NaN when the fit
+        does not identify a plateau, all NaN without a fit), ``steps_total``
         and ``stop_reason`` of the run.
     """
     rows = []
@@ -229,6 +232,8 @@ def curve_summary(curves: Curves, *, n_boot: int = 2_000, seed: int = 0) -> pd.D
         by_step = [(int(step), part["si_sdr"].to_numpy()) for step, part in frame.groupby("step")]
         fit = saturating_fit(np.array([s for s, _ in by_step]),
                              np.array([v.mean() for _, v in by_step])) or {}
+        if not fit.get("identified", False):  # keep tau to say why no plateau is drawn
+            fit = {"tau": fit["tau"]} if fit else {}
         result = curves.results[arm.name]
         for step, values in by_step:
             mean, low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed)
