@@ -189,6 +189,7 @@ def _print_training(result) -> None:
     print(f"run dir: {result.run_dir}")
     print(f"cached: {'yes (nothing trained)' if result.cached else 'no'}")
     print(f"epochs: {len(history)}, best validation loss: {best:.4f}")
+    print(f"optimiser steps: {result.steps} (best at step {result.best_step})")
     print(f"frames/s: {result.frames_per_second:,.0f}"
           + (" (logged mean of the original run)" if result.cached else ""))
     if result.stop_reason:

@@ -62,4 +62,5 @@ def test_train_many_longest_first_results_in_order(smoke_data, tmp_path):
     assert _training_cost(jobs[1]) > _training_cost(jobs[0])
     results = train_many(jobs, jobs=2, cache_dir=tmp_path, progress=False)
     assert [r.run_dir.name for r in results] == [j.run.run_id for j in jobs]
-    assert [len(r.history) for r in results] == [1, base.train.epochs]
+    assert [len(r.history) for r in results] == [1, len(results[1].history)]
+    assert (results[1].steps, results[1].stop_reason) == (base.train.max_steps, "max_steps")

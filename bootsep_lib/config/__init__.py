@@ -2,6 +2,7 @@
 
 from .profiles import (
     PROFILES,
+    CurveConfig,
     DataConfig,
     Geometry,
     ModelConfig,
@@ -13,6 +14,6 @@ from .profiles import (
 )
 
 __all__ = [
-    "PROFILES", "DataConfig", "Geometry", "ModelConfig", "Profile", "SpatialConfig",
+    "PROFILES", "CurveConfig", "DataConfig", "Geometry", "ModelConfig", "Profile", "SpatialConfig",
     "TrainConfig", "config_hash", "get_profile",
 ]

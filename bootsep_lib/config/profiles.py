@@ -30,6 +30,7 @@ __all__ = [
     "SpatialConfig",
     "ModelConfig",
     "TrainConfig",
+    "CurveConfig",
     "Profile",
     "PROFILES",
     "get_profile",
@@ -138,6 +139,11 @@ class TrainConfig:
     cores and ranks, into a memory-mapped bank that workers, ranks and models share:
     :mod:`bootsep_lib.data.item_bank`) change how items are loaded, never which, and enter no
     cache key.
+
+    Every built-in profile stops as the papers do: the learning rate halves after
+    ``lr_patience = 5`` epochs without a new best validation loss (bootstrapping paper,
+    Section 3.2; the M-DC paper, Section 4.1, the same) and training ends after
+    ``early_stop_patience = 30`` (the M-DC paper) or at the profile's ``max_steps`` cap.
     """
 
     batch_size: int = 16
@@ -151,6 +157,36 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     item_bank: bool = False
+    max_steps: int | None = None
+    """Cap of optimiser steps (the budget): the papers' rule -- halve the learning rate after
+    ``lr_patience`` epochs without a new best validation loss, stop after
+    ``early_stop_patience`` -- runs until ``epochs`` or this cap, whichever comes first.
+    Leaves the run id unchanged when None."""
+
+
+#: A learning-curve arm: ``(targets, alpha, loss, whole_split)``; ``whole_split`` asks for a
+#: model trained on every mixture of the main subset's ``tr`` split (False: any size).
+CurveArm = tuple[str, float, str, bool]
+
+
+@dataclass(frozen=True)
+class CurveConfig:
+    """Learning curves (notebook 06): which models keep weight snapshots, how often, scored how.
+
+    ``arms`` names the models whose runs write a snapshot every ``snapshot_every_steps``
+    optimiser steps (see :data:`CurveArm`; every other run writes none); each snapshot is
+    scored by validation SI-SDR on the first ``n_mixtures`` mixtures of the main subset's
+    ``cv`` split.
+    """
+
+    snapshot_every_steps: int = 50
+    n_mixtures: int = 40
+    arms: tuple[CurveArm, ...] = (
+        ("ground_truth", 0.0, "dc", True),
+        ("spatial", 0.0, "dc", True),
+        ("spatial", 1.0, "dc", True),
+        ("ground_truth", 0.0, "mdc", False),
+    )
 
 
 @dataclass(frozen=True)
@@ -169,6 +205,7 @@ class Profile:
     mdc_model: ModelConfig = field(default_factory=ModelConfig)
     mdc_train: TrainConfig = field(default_factory=TrainConfig)
     description: str = ""
+    curves: CurveConfig = field(default_factory=CurveConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON-serialisable) of every field."""
@@ -212,9 +249,12 @@ def _smoke() -> Profile:
         ),
         spatial=replace(SPATIAL_AS_AUTHORS, jsd_samples=20_000),
         model=model,
-        train=TrainConfig(batch_size=4, crop_frames=100, epochs=2, early_stop_patience=2),
+        train=TrainConfig(batch_size=4, crop_frames=100, epochs=100, early_stop_patience=30,
+                          max_steps=12),
         mdc_model=model,
-        mdc_train=TrainConfig(batch_size=4, crop_frames=100, epochs=1, early_stop_patience=2),
+        mdc_train=TrainConfig(batch_size=4, crop_frames=100, epochs=100, early_stop_patience=30,
+                              max_steps=3),
+        curves=CurveConfig(snapshot_every_steps=4, n_mixtures=8),
     )
 
 
@@ -232,9 +272,12 @@ def _laptop() -> Profile:
         ),
         spatial=SPATIAL_AS_AUTHORS,
         model=model,
-        train=TrainConfig(batch_size=16, crop_frames=200, epochs=12),
+        train=TrainConfig(batch_size=16, crop_frames=200, epochs=100, early_stop_patience=30,
+                          max_steps=756),
         mdc_model=model,
-        mdc_train=TrainConfig(batch_size=16, crop_frames=200, epochs=4),
+        mdc_train=TrainConfig(batch_size=16, crop_frames=200, epochs=100, early_stop_patience=30,
+                              max_steps=100),
+        curves=CurveConfig(snapshot_every_steps=50, n_mixtures=30),
     )
 
 
@@ -263,12 +306,13 @@ def _paper() -> Profile:
         ),
         spatial=SPATIAL_AS_AUTHORS,
         model=ModelConfig(layers=4, units=300, embedding_dim=15),
-        train=TrainConfig(batch_size=40, crop_frames=400, epochs=100, early_stop_patience=100,
+        train=TrainConfig(batch_size=40, crop_frames=400, epochs=100, early_stop_patience=30,
                           num_workers=4, item_bank=True),
         mdc_model=ModelConfig(layers=4, units=600, embedding_dim=40),
         mdc_train=TrainConfig(batch_size=32, crop_frames=400, epochs=200, lr=1e-4,
                               optimizer="rmsprop", early_stop_patience=30, num_workers=4,
                               item_bank=True),
+        curves=CurveConfig(snapshot_every_steps=2_500, n_mixtures=200),
     )
 
 

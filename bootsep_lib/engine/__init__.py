@@ -5,6 +5,8 @@
   epoch, finish);
 * :mod:`.batches` -- cropped views, padding collate, epoch and validation batches;
 * :mod:`.checkpoint` -- ``last.pt`` / ``best.pt`` / ``done`` writes and RNG state;
+* :mod:`.stopping` -- the papers' stopping rule (learning-rate halving, early stopping, cap);
+* :mod:`.snapshots` -- weight snapshots every N steps for learning curves;
 * :mod:`.distributed` -- ``torchrun`` / DDP set-up.
 
 The trainer's names are loaded on first use (PEP 562), so importing :mod:`.config` (as model
@@ -21,6 +23,7 @@ __all__ = [
     "LOSSES",
     "RunConfig",
     "TrainResult",
+    "list_snapshots",
     "rank_device",
     "resolve_device",
     "train_model",
@@ -34,6 +37,7 @@ _HOMES = {
     "rank_device": ".distributed",
     "resolve_device": ".distributed",
     "CHECKPOINT_FORMAT": ".checkpoint",
+    "list_snapshots": ".snapshots",
 }
 
 

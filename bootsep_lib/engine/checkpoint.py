@@ -48,6 +48,7 @@ class TrainState:
     step: int = 0  # optimiser steps since the start of the run
     step_in_epoch: int = 0
     best: float = math.inf
+    best_step: int = 0  # optimiser steps of the best epoch (the weights of best.pt)
     bad_epochs: int = 0
     stopped_early: bool = False
     nonfinite_steps: int = 0  # steps skipped for a non-finite loss
@@ -140,11 +141,12 @@ def save_last(
 
 def save_best(
     path: Path, run: RunConfig, model: nn.Module, epoch: int, valid_loss: float,
-    signal: dict[str, Any] | None,
+    signal: dict[str, Any] | None, step: int | None = None,
 ) -> None:
-    """Write ``best.pt``: the weights after ``epoch`` epochs and their validation loss."""
+    """Write ``best.pt``: the weights after ``epoch`` epochs (``step`` optimiser steps) and
+    their validation loss."""
     payload = _header(run, model, signal)
-    payload.update({"epoch": epoch, "valid_loss": valid_loss})
+    payload.update({"epoch": epoch, "valid_loss": valid_loss, "step": step})
     _save(payload, path, fsync=False)
 
 
@@ -163,5 +165,6 @@ def write_done(run_dir: Path, run: RunConfig, state: TrainState) -> None:
     """Write the ``done`` marker (fsynced) with a summary of the finished run."""
     summary = {"run_id": run.run_id, "epochs": state.epoch, "steps": state.step,
                "best_valid_loss": state.best, "stopped_early": state.stopped_early,
-               "stop_reason": stop_reason(state), "nonfinite_steps": state.nonfinite_steps}
+               "stop_reason": stop_reason(state), "nonfinite_steps": state.nonfinite_steps,
+               "best_step": state.best_step, "snapshot_every_steps": run.snapshot_every_steps}
     atomic_write_text(run_dir / "done", json.dumps(summary, indent=2) + "\n", fsync=True)

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ENGINE_VERSION", "LOSSES", "RunConfig", "TrainResult", "with_max_steps"]
 
-#: Bumped whenever training gives other weights for the same run config (new run ids).
-ENGINE_VERSION = 1
+#: Bumped whenever training gives other weights or files for the same run config (new run
+#: ids).  2: the step cap ``TrainConfig.max_steps``, weight snapshots, steps in ``best.pt``.
+ENGINE_VERSION = 2
 
 LOSSES = loss_names()
 """Registered losses: ``dc``: weighted DC (Eq. 8-9); ``mdc``: simplex targets (M-DC);
@@ -60,6 +61,10 @@ class RunConfig:
     max_steps : int, optional
         End the run after this many steps (a smoke run); enters the run id only when set, so
         the ids of runs without it are those of before the field existed.
+    snapshot_every_steps : int, optional
+        Write a weight snapshot every this many optimiser steps (and at steps 0 and last,
+        :mod:`bootsep_lib.engine.snapshots`) for learning curves.  The weights do not depend
+        on it, the run's files do: it enters the run id only when set.
     """
 
     model: ModelConfig
@@ -71,6 +76,7 @@ class RunConfig:
     loss_norm: str = "batch"
     data_tag: str = ""
     max_steps: int | None = None
+    snapshot_every_steps: int | None = None
 
     def __post_init__(self) -> None:
         if self.loss not in loss_names():
@@ -85,20 +91,27 @@ class RunConfig:
             raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {self.train.optimizer!r}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be a positive integer, got {self.max_steps}")
+        for name, value in (("snapshot_every_steps", self.snapshot_every_steps),
+                            ("train.max_steps", self.train.max_steps)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value}")
 
     @property
     def run_id(self) -> str:
         """The run's folder name: a hash of every field that changes the trained weights.
 
         The trainer's code version (:data:`ENGINE_VERSION`) enters; ``train.num_workers`` and
-        ``train.item_bank`` (how items are loaded, not which), the number of processes and an unset
-        ``max_steps`` do not.
+        ``train.item_bank`` (how items are loaded, not which), the number of processes and an
+        unset ``max_steps`` / ``train.max_steps`` / ``snapshot_every_steps`` do not.
         """
         fields = self.to_dict()
         for how_loaded in ("num_workers", "item_bank"):
             fields["train"].pop(how_loaded)
-        if self.max_steps is None:
-            del fields["max_steps"]
+        if self.train.max_steps is None:
+            del fields["train"]["max_steps"]
+        for name in ("max_steps", "snapshot_every_steps"):
+            if fields[name] is None:
+                del fields[name]
         return stage_key("run", ENGINE_VERSION, fields)
 
     @property
@@ -162,6 +175,12 @@ class TrainResult:
         Of a finished run: ``"epochs"``, ``"early_stop"`` or ``"max_steps"``; else ``""``.
     nonfinite_steps : int
         Steps of the run skipped for a non-finite loss.
+    steps : int
+        Optimiser steps the run has taken in all (this call and those before it).
+    epochs : int
+        Epochs the run has completed.
+    best_step : int
+        Optimiser steps of the best epoch (the weights of ``best.pt``).
     """
 
     run_dir: Path
@@ -174,3 +193,6 @@ class TrainResult:
     finished: bool = True
     stop_reason: str = ""
     nonfinite_steps: int = 0
+    steps: int = 0
+    epochs: int = 0
+    best_step: int = 0

@@ -39,12 +39,9 @@ from .batches import (
 from .checkpoint import TrainState, read_checkpoint
 from .config import RunConfig
 from .distributed import Dist
+from .stopping import MIN_IMPROVEMENT, make_scheduler, step_cap
 
 __all__ = ["MAX_NONFINITE_STEPS", "MIN_IMPROVEMENT", "Budget", "Session", "setup"]
-
-MIN_IMPROVEMENT = 1e-4
-"""Relative decrease of the validation loss that counts as progress (as ReduceLROnPlateau)."""
-
 
 MAX_NONFINITE_STEPS = 10
 """Default of ``train_model(max_nonfinite_steps=...)``: skipped non-finite steps tolerated."""
@@ -93,8 +90,8 @@ class Session:
         return limit is not None and self.state.step >= limit
 
     def capped(self) -> bool:
-        """True once the run's own ``max_steps`` steps are done (the run then ends)."""
-        cap = self.run.max_steps
+        """True once the run's step cap is done (the run then ends; :func:`step_cap`)."""
+        cap = step_cap(self.run.max_steps, self.run.train)
         return cap is not None and self.state.step >= cap
 
     def keep_going(self) -> bool:
@@ -145,14 +142,7 @@ def _build(run: RunConfig, dev: torch.device) -> tuple[nn.Module, dict[str, Any]
     random.seed(tc.seed)
     model = build_model(run.model_kind, run.n_freqs, run.model, run.n_sources).to(dev)
     optimizer = _make_optimizer(model, tc)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer,
-        mode="min",
-        factor=0.5,
-        patience=max(tc.lr_patience - 1, 0),
-        threshold=MIN_IMPROVEMENT,
-        threshold_mode="rel",
-    )
+    scheduler = make_scheduler(optimizer, tc)
     use_amp, amp_dtype = _amp_settings(dev)
     scaler = torch.amp.GradScaler(dev.type, enabled=use_amp and amp_dtype == torch.float16)
     return model, {"optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}

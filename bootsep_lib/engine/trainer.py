@@ -61,12 +61,13 @@ from tqdm.auto import tqdm
 from bootsep_lib.models.loading import signal_info
 
 from . import checkpoint as ckpt_io
-from . import steps
+from . import steps, stopping
 from .batches import to_device
 from .checkpoint import history_frame, read_checkpoint
 from .config import RunConfig, TrainResult, with_max_steps
 from .distributed import Dist, join_process_group
-from .session import MAX_NONFINITE_STEPS, MIN_IMPROVEMENT, Budget, Session, setup
+from .session import MAX_NONFINITE_STEPS, Budget, Session, setup
+from .snapshots import save_snapshot, snapshot_path
 
 __all__ = ["train_model"]
 
@@ -94,6 +95,9 @@ def _result(
         finished=finished,
         stop_reason=ckpt_io.stop_reason(state) if finished else "",
         nonfinite_steps=state.nonfinite_steps,
+        steps=state.step,
+        epochs=state.epoch,
+        best_step=state.best_step,
     )
 
 
@@ -108,6 +112,19 @@ def _loader(s: Session) -> DataLoader:
     """
     s.sampler.set_epoch(s.state.epoch, skip=s.state.step_in_epoch)
     return s.train_loader
+
+
+def _snapshot(s: Session, *, final: bool = False) -> None:
+    """Write a weight snapshot (rank 0) at step 0, every ``snapshot_every_steps`` and at the end.
+
+    Nothing for runs without ``snapshot_every_steps``; an existing snapshot of the step (the
+    same weights, from before a resume) is kept.
+    """
+    every, step = s.run.snapshot_every_steps, s.state.step
+    if not every or not s.ctx.main or not (final or step % every == 0):
+        return
+    if not snapshot_path(s.run_dir, step).exists():
+        save_snapshot(s.run_dir, s.run, s.model, step, s.signal)
 
 
 def _add_seconds(s: Session, elapsed: float) -> None:
@@ -141,6 +158,7 @@ def _run_epoch(s: Session) -> bool:
         else:
             steps.count_step(s, value, frames)
             bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+            _snapshot(s)
         bar.update(1)
         if s.capped():
             break
@@ -207,22 +225,16 @@ def _log_epoch(s: Session, valid_loss: float, tick: float) -> None:
 
 
 def _end_epoch(s: Session) -> None:
-    """Validate, step the schedule, update early stopping, log, write checkpoints."""
+    """Validate, apply the stopping rule (:mod:`~bootsep_lib.engine.stopping`), log, save."""
     tick = time.perf_counter()
     valid_loss = _validate(s)
     state = s.state
-    s.scheduler.step(valid_loss)
-    improved = valid_loss < state.best * (1.0 - MIN_IMPROVEMENT)
-    if improved:
-        state.best, state.bad_epochs = valid_loss, 0
-    else:
-        state.bad_epochs += 1
-    state.stopped_early = state.bad_epochs >= s.run.train.early_stop_patience
+    improved = stopping.end_of_epoch(state, s.scheduler, valid_loss, s.run.train)
     _log_epoch(s, valid_loss, tick)
     if s.ctx.main:
         if improved:
             ckpt_io.save_best(s.run_dir / "best.pt", s.run, s.model, state.epoch, valid_loss,
-                              s.signal)
+                              s.signal, step=state.step)
         ckpt_io.write_log(s.run_dir, state.history)
     s.save_last()
 
@@ -236,6 +248,7 @@ def _finish(s: Session) -> TrainResult:
     finished = state.epoch >= s.run.train.epochs or state.stopped_early or s.capped()
     if finished:
         state.stop_reason = _stop_reason(s)
+        _snapshot(s, final=True)
         if s.ctx.main:
             ckpt_io.write_done(s.run_dir, s.run, state)
     s.ctx.barrier()
@@ -270,6 +283,8 @@ def _train(
         ckpt_io.write_config(run_dir, run)
     ctx.barrier()
     s = setup(run, train_set, valid_set, run_dir, ctx, dev, budget, signal)
+    if s.state.step == 0:
+        _snapshot(s)  # the initialization
     while s.keep_going():
         if not _run_epoch(s):
             break

@@ -26,6 +26,7 @@ from ..studies.bootstrap import (
     spatial_name,
 )
 from .published import BOOTSTRAP_TABLE1
+from .tables import budget_text
 
 __all__ = [
     "Comparison",
@@ -267,7 +268,7 @@ def setting_text(profile: Profile, *, n_train: int, n_test: int) -> str:
         f"read speech; {n_train:,} training and {n_test:,} test mixtures instead of "
         f"{paper.data.n_train:,} and {paper.data.n_test:,}; a {m.layers}×{m.units} BLSTM with "
         f"D = {m.embedding_dim} instead of {pm.layers}×{pm.units} with D = {pm.embedding_dim}; "
-        f"at most {t.epochs} epochs of batch {t.batch_size} × {t.crop_frames} frames instead of "
+        f"{budget_text(t)} of batch {t.batch_size} × {t.crop_frames} frames instead of "
         f"{pt.epochs} epochs of batch {pt.batch_size} × {pt.crop_frames}; and arrays of radius "
         f"{100 * radius[0]:g}–{100 * radius[1]:g} cm instead of the recipe's "
         f"{100 * recipe[0]:g}–{100 * recipe[1]:g} cm.  One seed per model: differences "

@@ -13,6 +13,7 @@ from .. import dsp
 from ..config import Profile
 from ..eval.stats import format_ci
 from .published import MDC_DATA, MDC_NETWORK, MDC_STFT_SAMPLES, MDC_TRAINING
+from .tables import budget_text
 
 __all__ = ["findings", "differences_from_paper", "mdc_table_markdown"]
 
@@ -180,8 +181,7 @@ def differences_from_paper(profile: Profile) -> list[str]:
         f"Network: {model.layers} x {model.units} BLSTM, D = {model.embedding_dim}; the paper: "
         f"{MDC_NETWORK}.",
         f"Training: {train.optimizer} at lr {train.lr:g}, batch {train.batch_size} x "
-        f"{train.crop_frames} frames, at most {train.epochs} epochs (early stop after "
-        f"{train.early_stop_patience} stalls); the paper: {MDC_TRAINING}.",
+        f"{train.crop_frames} frames, {budget_text(train)}; the paper: {MDC_TRAINING}.",
         f"STFT: periodic Hann window of {window:g} ms and hop {hop:g} ms at every rate, i.e. "
         f"{stft}; the paper: square-root Hann, {paper_window} / {paper_hop} samples at both "
         f"rates (so 16 / 4 ms at 16 kHz: our 16 kHz models see twice the frequency "

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..util.atomic import atomic_write_text
 
-__all__ = ["markdown_table", "write_table"]
+__all__ = ["markdown_table", "write_table", "budget_text"]
 
 
 def markdown_table(frame: pd.DataFrame, index: bool = True) -> str:
@@ -73,3 +73,15 @@ def write_table(
         md += "\n" + "".join(f"- {line}\n" for line in notes)
     return [atomic_write_text(folder / f"{name}.{ext}", text)
             for ext, text in (("csv", table.to_csv(index=index)), ("md", md))]
+
+
+def budget_text(train: object) -> str:
+    """How long a :class:`~bootsep_lib.config.TrainConfig` trains, in words (the stopping rule).
+
+    E.g. "at most 100 epochs or 756 optimiser steps (lr halved after 5 epochs without a new
+    best validation loss, early stop after 30)".
+    """
+    cap = getattr(train, "max_steps", None)
+    limit = f"at most {train.epochs} epochs" + (f" or {cap:,} optimiser steps" if cap else "")
+    return (f"{limit} (lr halved after {train.lr_patience} epochs without a new best "
+            f"validation loss, early stop after {train.early_stop_patience})")

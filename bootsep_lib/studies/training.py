@@ -16,11 +16,13 @@ import torch
 from .. import dsp, paths
 from ..config import Profile
 from ..data.item_bank import use_item_banks
+from ..data.subsets import default_subset
 from ..data.training_set import TrainingSet
 from ..engine import RunConfig, TrainResult, train_model
+from ..engine.stopping import step_cap
 from ..util.parallel import parallel_map
 
-__all__ = ["ModelJob", "run_config", "train_many"]
+__all__ = ["ModelJob", "is_curve_arm", "run_config", "train_many"]
 
 
 def run_config(
@@ -34,7 +36,9 @@ def run_config(
     """The :class:`~bootsep_lib.engine.RunConfig` of a model trained on ``train_set``.
 
     Architecture, optimiser and seed come from the profile, so every model of a table shares
-    architecture and initial weights; the data identity goes into ``data_tag``.
+    architecture and initial weights; the data identity goes into ``data_tag``.  A model that
+    is one of the profile's learning-curve arms (:func:`is_curve_arm`) writes weight snapshots
+    every ``profile.curves.snapshot_every_steps`` steps; no other model does.
     """
     if n_freqs is None:
         n_fft, _ = dsp.stft_params(train_set.subset.sample_rate, profile.spatial.window_ms,
@@ -43,7 +47,28 @@ def run_config(
     return RunConfig(
         model=profile.model, train=profile.train, loss=loss, chimera_alpha=chimera_alpha,
         n_sources=train_set.subset.n_speakers, n_freqs=n_freqs, data_tag=train_set.tag,
+        snapshot_every_steps=(profile.curves.snapshot_every_steps
+                              if is_curve_arm(profile, train_set, loss) else None),
     )
+
+
+def is_curve_arm(profile: Profile, train_set: TrainingSet, loss: str) -> bool:
+    """True when a model of ``loss`` on ``train_set`` is one of ``profile.curves.arms``.
+
+    An arm ``(targets, alpha, loss, whole_split)`` matches a training set of the main subset's
+    ``tr`` split with those targets (and alpha, for pseudo labels) and the loss; with
+    ``whole_split`` it must hold every mixture of the split (``profile.data.n_train``).
+    """
+    if train_set.split != "tr" or train_set.subset != default_subset(profile):
+        return False
+    for targets, alpha, arm_loss, whole_split in profile.curves.arms:
+        if (targets, arm_loss) != (train_set.targets, loss):
+            continue
+        if targets == "spatial" and float(alpha) != train_set.alpha:
+            continue
+        if not whole_split or len(train_set) == profile.data.n_train:
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -86,7 +111,15 @@ def train_many(
 
 
 def _training_cost(job: ModelJob) -> float:
-    """Relative cost of a job: epochs x mixtures x frequencies x network width and depth."""
+    """Relative cost of a job: steps x batch x frequencies x network width and depth.
+
+    Steps: ``epochs`` times the batches of an epoch, or the step cap when that is smaller.
+    """
     run = job.run
-    return float(run.train.epochs * len(job.train_set) * run.n_freqs * run.model.layers
+    batches = -(-len(job.train_set) // run.train.batch_size)
+    steps = run.train.epochs * batches
+    cap = step_cap(run.max_steps, run.train)
+    if cap is not None:
+        steps = min(steps, cap)
+    return float(steps * run.train.batch_size * run.n_freqs * run.model.layers
                  * run.model.units)
