@@ -3,6 +3,7 @@
 from .profiles import (
     PROFILES,
     DataConfig,
+    EvidenceConfig,
     Geometry,
     ModelConfig,
     Profile,
@@ -14,5 +15,5 @@ from .profiles import (
 
 __all__ = [
     "PROFILES", "DataConfig", "Geometry", "ModelConfig", "Profile", "SpatialConfig",
-    "TrainConfig", "config_hash", "get_profile",
+    "TrainConfig", "config_hash", "get_profile", "EvidenceConfig",
 ]
