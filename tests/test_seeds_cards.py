@@ -192,3 +192,18 @@ def test_report_card_numbers_and_files(tmp_path):
     assert again == json.loads((result.run_dir / "card_tt.json").read_text())
     assert len(pd.read_csv(tmp_path / "cards" / f"{stem}.csv")) == 40
     assert list(cards.cards_table(written)["steps"]) == [756]
+
+
+def test_model_seeds_follow_the_profile():
+    laptop = get_profile("laptop")
+    seeds_of = {m.name: bs.model_seeds(laptop, m) for m in (
+        bs.Table1Model(bs.GT_ALL, "ground_truth", seeded=False),
+        bs.Table1Model(bs.GT_SUBSET, "ground_truth", limit=5),
+        *(bs.bootstrapped_model(a) for a in (0.0, 0.5, 1.0, 2.0)))}
+    assert seeds_of[bs.GT_ALL] == (laptop.train.seed,)
+    assert seeds_of[bs.spatial_name(2.0)] == (laptop.train.seed,)  # the laptop budget switch
+    for name in (bs.GT_SUBSET, *map(bs.spatial_name, (0.0, 0.5, 1.0))):
+        assert seeds_of[name] == laptop.evidence.seeds and len(laptop.evidence.seeds) >= 3
+    every = get_profile("laptop", evidence={"seeded_alphas": None})
+    assert bs.model_seeds(every, bs.bootstrapped_model(2.0)) == laptop.evidence.seeds
+    assert len(get_profile("paper").evidence.seeds) >= 3

@@ -224,12 +224,19 @@ def train_models(
 
 
 def model_seeds(profile: Profile, model: Table1Model) -> tuple[int, ...]:
-    """The training seeds of ``model``: the profile's seed set, or the ``train`` seed alone."""
-    seeds = profile.evidence.seeds
-    if seeds[0] != profile.train.seed:
-        raise ValueError(f"the first evidence seed ({seeds[0]}) must be the train seed "
-                         f"({profile.train.seed}), so single-seed models are shared")
-    return tuple(seeds) if model.seeded else (profile.train.seed,)
+    """The training seeds of ``model``: the profile's seed set, or the ``train`` seed alone.
+
+    Single-seed: a model with ``seeded=False``, and a spatial-label model whose alpha is not
+    in ``profile.evidence.seeded_alphas`` (when that is set).
+    """
+    evidence = profile.evidence
+    if evidence.seeds[0] != profile.train.seed:
+        raise ValueError(f"the first evidence seed ({evidence.seeds[0]}) must be the train "
+                         f"seed ({profile.train.seed}), so single-seed models are shared")
+    alphas = evidence.seeded_alphas
+    left_out = (model.targets == "spatial" and alphas is not None
+                and not any(math.isclose(model.alpha, a) for a in alphas))
+    return (profile.train.seed,) if left_out or not model.seeded else tuple(evidence.seeds)
 
 
 def train_seeded_models(
