@@ -265,6 +265,8 @@ def _paper() -> Profile:
     return Profile(
         name="paper",
         description="the papers' settings, for a GPU",
+        # subset_steps: the 50,000 steps of a full-set model (20,000 / 40 x 100 epochs)
+        evidence=EvidenceConfig(seeds=(0, 1000, 2000), subset_steps=50_000),
         data=DataConfig(
             root="data/paper",
             subsets=(
@@ -289,8 +291,6 @@ def _paper() -> Profile:
         mdc_model=ModelConfig(layers=4, units=600, embedding_dim=40),
         mdc_train=TrainConfig(batch_size=32, crop_frames=400, epochs=200, lr=1e-4,
                               optimizer="rmsprop", early_stop_patience=30),
-        # subset_steps: the 50,000 steps of a full-set model (20,000 / 40 x 100 epochs)
-        evidence=EvidenceConfig(seeds=(0, 1000, 2000), subset_steps=50_000),
     )
 
 
