@@ -10,6 +10,7 @@ from bootsep_lib.config import get_profile
 from bootsep_lib.report import bootstrap as rbs
 from bootsep_lib.report import markdown_table, write_table
 from bootsep_lib.studies import bootstrap as bs
+from bootsep_lib.studies import ensembles as ens_mod
 
 ALPHAS = (0.0, 0.5, 1.0, 2.0)
 
@@ -78,12 +79,12 @@ def test_threshold_uses_validation_only():
     model = _scores(ids, rng.normal(size=40))
     test_a = _stage(ids, rng.normal(size=40), rng.uniform(size=40))
     test_b = test_a.assign(confidence=rng.uniform(size=40) * 100)
-    ens_a = bs.ensemble_systems(test_a, model, valid)
-    ens_b = bs.ensemble_systems(test_b, model, valid)
-    assert ens_a.threshold == ens_b.threshold == bs.confidence_threshold(valid)
+    ens_a = ens_mod.ensemble_systems(test_a, model, valid)
+    ens_b = ens_mod.ensemble_systems(test_b, model, valid)
+    assert ens_a.threshold == ens_b.threshold == ens_mod.confidence_threshold(valid)
     assert ens_a.threshold == pytest.approx(np.quantile(valid["confidence"], 0.25))
     # and the threshold follows the validation table
-    shifted = bs.ensemble_systems(test_a, model, valid.assign(confidence=valid.confidence + 1))
+    shifted = ens_mod.ensemble_systems(test_a, model, valid.assign(confidence=valid.confidence + 1))
     assert shifted.threshold == pytest.approx(ens_a.threshold + 1)
 
 
@@ -93,24 +94,24 @@ def test_ensembles_oracle_random_confidence():
     valid = _stage(ids, 0.0, np.linspace(0, 1, 50))
     spatial = _stage(ids, rng.normal(size=50), rng.uniform(size=50))
     model = _scores(ids[::-1], rng.normal(size=50))  # other order: matched by id
-    ens = bs.ensemble_systems(spatial, model, valid, seed=3)
+    ens = ens_mod.ensemble_systems(spatial, model, valid, seed=3)
     pm = ens.per_mixture
-    oracle = ens.systems[bs.ensemble_name("oracle")]["si_sdr"].to_numpy()
+    oracle = ens.systems[ens_mod.ensemble_name("oracle")]["si_sdr"].to_numpy()
     assert np.all(oracle >= pm["spatial_si_sdr"].to_numpy())
     assert np.all(oracle >= pm["model_si_sdr"].to_numpy())
-    conf = ens.systems[bs.ensemble_name("conf.")]
+    conf = ens.systems[ens_mod.ensemble_name("conf.")]
     high = pm["confidence"] > ens.threshold
     assert np.array_equal(conf["si_sdr"][high], pm["spatial_si_sdr"][high])
     assert np.array_equal(conf["si_sdr"][~high], pm["model_si_sdr"][~high])
-    again = bs.ensemble_systems(spatial, model, valid, seed=3)
-    other = bs.ensemble_systems(spatial, model, valid, seed=4)
+    again = ens_mod.ensemble_systems(spatial, model, valid, seed=3)
+    other = ens_mod.ensemble_systems(spatial, model, valid, seed=4)
     assert again.per_mixture["random_spatial"].equals(pm["random_spatial"])
     assert not other.per_mixture["random_spatial"].equals(pm["random_spatial"])
-    table = bs.ensemble_table(ens, n_boot=200)
+    table = ens_mod.ensemble_table(ens, n_boot=200)
     assert table.loc[bs.SPATIAL, "spatial_share"] == 1.0
-    assert table.loc[bs.ensemble_name("oracle"), "paper_si_sdr"] == 6.2
+    assert table.loc[ens_mod.ensemble_name("oracle"), "paper_si_sdr"] == 6.2
     with pytest.raises(ValueError, match="same test mixtures"):
-        bs.ensemble_systems(spatial, model.iloc[1:], valid)
+        ens_mod.ensemble_systems(spatial, model.iloc[1:], valid)
 
 
 def _sweep(gain: float, noise: float = 0.3):

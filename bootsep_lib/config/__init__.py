@@ -4,6 +4,7 @@ from .profiles import (
     PROFILES,
     CurveConfig,
     DataConfig,
+    EvidenceConfig,
     Geometry,
     ModelConfig,
     Profile,
@@ -14,6 +15,6 @@ from .profiles import (
 )
 
 __all__ = [
-    "PROFILES", "CurveConfig", "DataConfig", "Geometry", "ModelConfig", "Profile", "SpatialConfig",
-    "TrainConfig", "config_hash", "get_profile",
+    "PROFILES", "CurveConfig", "DataConfig", "EvidenceConfig", "Geometry", "ModelConfig",
+    "Profile", "SpatialConfig", "TrainConfig", "config_hash", "get_profile",
 ]

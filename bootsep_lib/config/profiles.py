@@ -31,6 +31,7 @@ __all__ = [
     "ModelConfig",
     "TrainConfig",
     "CurveConfig",
+    "EvidenceConfig",
     "Profile",
     "PROFILES",
     "get_profile",
@@ -190,6 +191,28 @@ class CurveConfig:
 
 
 @dataclass(frozen=True)
+class EvidenceConfig:
+    """Seeds and budgets behind the findings (issue 11).
+
+    ``seeds`` are the training seeds (initial weights, data order and crops) of the models
+    whose comparisons decide a finding: the alpha sweep and the ground-truth subset model
+    (notebook 04), DC vs M-DC at 2 speakers / 8 kHz and the bootstrapped DC / M-DC pair
+    (notebook 06); every arm gets the same seeds.  The first must be the ``train`` /
+    ``mdc_train`` seed, so the single-seed models are shared.  The engine orders an epoch by
+    ``randperm(seed + epoch)``, so seeds closer than the number of epochs would share shifted
+    data orders: the built-in seeds are 1,000 apart.  ``subset_steps`` is the optimiser-step
+    budget of the ground-truth subset model (its epochs follow from its size; early stopping
+    still applies); None trains it for ``train.epochs`` like the others.  ``seeded_alphas``
+    lists the alpha-sweep models trained under every seed (None: all of them); the others keep
+    the ``train`` seed (a budget switch: on the laptop profile alpha = 2 stays at one seed).
+    """
+
+    seeds: tuple[int, ...] = (0,)
+    subset_steps: int | None = None
+    seeded_alphas: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Profile:
     """A named bundle of every setting the pipeline reads.
 
@@ -206,6 +229,7 @@ class Profile:
     mdc_train: TrainConfig = field(default_factory=TrainConfig)
     description: str = ""
     curves: CurveConfig = field(default_factory=CurveConfig)
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON-serialisable) of every field."""
@@ -255,6 +279,7 @@ def _smoke() -> Profile:
         mdc_train=TrainConfig(batch_size=4, crop_frames=100, epochs=100, early_stop_patience=30,
                               max_steps=3),
         curves=CurveConfig(snapshot_every_steps=4, n_mixtures=8),
+        evidence=EvidenceConfig(seeds=(0, 1000), subset_steps=12),
     )
 
 
@@ -278,6 +303,10 @@ def _laptop() -> Profile:
         mdc_train=TrainConfig(batch_size=16, crop_frames=200, epochs=100, early_stop_patience=30,
                               max_steps=100),
         curves=CurveConfig(snapshot_every_steps=50, n_mixtures=30),
+        # subset_steps: the 756 steps of a full-set model (1,000 mixtures / 16 x 12 epochs)
+        # seeded_alphas: alpha = 2 at one seed keeps run_all.sh in its budget (README)
+        evidence=EvidenceConfig(seeds=(0, 1000, 2000), subset_steps=756,
+                                seeded_alphas=(0.0, 0.5, 1.0)),
     )
 
 
@@ -286,6 +315,8 @@ def _paper() -> Profile:
     return Profile(
         name="paper",
         description="the papers' settings, for a GPU",
+        # subset_steps: the 50,000 steps of a full-set model (20,000 / 40 x 100 epochs)
+        evidence=EvidenceConfig(seeds=(0, 1000, 2000), subset_steps=50_000),
         data=DataConfig(
             root="data/paper",
             subsets=(

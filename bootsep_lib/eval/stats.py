@@ -1,4 +1,8 @@
-"""Statistics behind every table: bootstrap CIs, one paired comparison, one CI formatter."""
+"""Statistics behind every table: bootstrap CIs, one paired comparison, one CI formatter.
+
+Scores of several training seeds on the same test mixtures are a crossed (seeds x mixtures)
+design; :func:`hierarchical_ci` and :func:`hierarchical_paired_ci` resample both factors.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["bootstrap_ci", "format_ci", "paired_difference_ci", "paired_scores"]
+__all__ = [
+    "bootstrap_ci",
+    "format_ci",
+    "hierarchical_ci",
+    "hierarchical_means",
+    "hierarchical_paired_ci",
+    "paired_difference_ci",
+    "paired_scores",
+    "seed_matrix",
+]
 
 
 def bootstrap_ci(
@@ -126,3 +139,133 @@ def format_ci(mean: float, low: float, high: float, digits: int = 2, *,
     """``"mean [low, high]"`` with ``digits`` decimals (``sign``: always show + or -)."""
     fmt = f"{'+' if sign else ''}.{digits}f"
     return f"{mean:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
+
+
+def _finite_matrix(values: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2 or x.size == 0 or not np.all(np.isfinite(x)):
+        raise ValueError("values must be a non-empty (seeds, mixtures) array of finite numbers")
+    return x
+
+
+def hierarchical_means(
+    values: Sequence[Sequence[float]] | np.ndarray,
+    n_boot: int = 10_000,
+    seed: int = 0,
+) -> np.ndarray:
+    """Bootstrap replicates of the grand mean, resampling seeds and mixtures together.
+
+    Each replicate draws ``S`` seeds with replacement and, independently, ``M`` mixtures with
+    replacement (the same mixture indices for every drawn seed: every seed's model is scored
+    on the same test mixtures, a crossed design), and averages ``values[s*][:, m*]``.  The
+    mean of a resample equals ``c_s^T X c_m / (S M)`` with ``c_s`` and ``c_m`` the
+    multinomial counts of the draws, which is how it is computed (Owen 2007's "pigeonhole"
+    bootstrap of a two-factor crossed design).
+
+    Parameters
+    ----------
+    values : array-like, shape (seeds, mixtures)
+        Per-mixture scores of one system, one row per training seed (a 1-D array is one seed).
+    n_boot : int
+    seed : int
+        Of ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_boot,)
+    """
+    x = _finite_matrix(values)
+    n_seeds, n_mix = x.shape
+    rng = np.random.default_rng(seed)
+    seed_counts = rng.multinomial(n_seeds, np.full(n_seeds, 1.0 / n_seeds), size=n_boot)
+    mix_counts = rng.multinomial(n_mix, np.full(n_mix, 1.0 / n_mix), size=n_boot)
+    per_seed = mix_counts @ x.T  # (n_boot, seeds): each seed's resampled sum
+    return np.einsum("bs,bs->b", seed_counts, per_seed) / (n_seeds * n_mix)
+
+
+def hierarchical_ci(
+    values: Sequence[Sequence[float]] | np.ndarray,
+    n_boot: int = 10_000,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Mean over seeds and mixtures with a percentile CI of :func:`hierarchical_means`.
+
+    With one seed the interval covers mixture sampling only (as :func:`bootstrap_ci`).
+
+    Parameters
+    ----------
+    values : array-like, shape (seeds, mixtures)
+    n_boot, ci, seed
+        As in :func:`bootstrap_ci`.
+
+    Returns
+    -------
+    (mean, low, high) : tuple of float
+    """
+    if not 0.0 < ci < 1.0:
+        raise ValueError(f"ci must lie in (0, 1), got {ci}")
+    x = _finite_matrix(values)
+    means = hierarchical_means(x, n_boot=n_boot, seed=seed)
+    low, high = np.quantile(means, [(1.0 - ci) / 2.0, (1.0 + ci) / 2.0])
+    return float(x.mean()), float(low), float(high)
+
+
+def hierarchical_paired_ci(
+    a: Sequence[Sequence[float]] | np.ndarray,
+    b: Sequence[Sequence[float]] | np.ndarray,
+    n_boot: int = 10_000,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Hierarchical CI of the mean paired difference ``a - b`` (same seeds, same mixtures).
+
+    The same seed and mixture draws apply to both arms (the statistic is linear, so this is
+    :func:`hierarchical_ci` of ``a - b``): what the arms share -- initial weights and data
+    order of a seed, difficulty of a mixture -- cancels.
+
+    Parameters
+    ----------
+    a, b : array-like, shape (seeds, mixtures)
+        Rows in the same seed order, columns in the same mixture order.
+    """
+    a_arr, b_arr = _finite_matrix(a), _finite_matrix(b)
+    if a_arr.shape != b_arr.shape:
+        raise ValueError(f"paired arms differ in shape: {a_arr.shape} vs {b_arr.shape}")
+    return hierarchical_ci(a_arr - b_arr, n_boot=n_boot, ci=ci, seed=seed)
+
+
+def seed_matrix(tables: dict[int, pd.DataFrame], column: str) -> tuple[list, np.ndarray]:
+    """Per-seed score tables as one (seeds, mixtures) array, mixtures matched by ``id``.
+
+    Parameters
+    ----------
+    tables : dict of seed -> per-mixture DataFrame (``id`` and ``column``)
+    column : str
+
+    Returns
+    -------
+    (ids, values) : list and numpy.ndarray of shape (seeds, mixtures)
+        Rows in the order of ``tables``; columns sorted by ``id``.
+
+    Raises
+    ------
+    ValueError
+        The tables hold different mixtures (or one holds a mixture twice).
+    """
+    if not tables:
+        raise ValueError("no seeds")
+    rows, ids = [], None
+    for seed, table in tables.items():
+        series = table.set_index("id")[column]
+        if not series.index.is_unique:
+            raise ValueError(f"seed {seed}: a mixture id appears twice")
+        series = series.sort_index()
+        if ids is None:
+            ids = list(series.index)
+        elif list(series.index) != ids:
+            raise ValueError(f"seed {seed} was scored on other mixtures than the first seed")
+        rows.append(series.to_numpy(dtype=np.float64))
+    return ids, np.vstack(rows)

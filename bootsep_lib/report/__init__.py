@@ -5,9 +5,10 @@
 * :mod:`.spatial` -- findings of the spatial stage (notebook 02).
 * :mod:`.bootstrap` -- findings and readable Table 1 of the bootstrapping paper (notebooks 04-05).
 * :mod:`.mdc` -- findings, differences from the paper and the readable table of the M-DC study.
+* :mod:`.cards` -- a report card (JSON + per-mixture CSV) for every trained model.
 
 Only the light modules are imported here (``published`` is read by the studies themselves);
-import :mod:`.bootstrap`, :mod:`.mdc` and :mod:`.spatial` by name.
+import :mod:`.bootstrap`, :mod:`.cards`, :mod:`.mdc` and :mod:`.spatial` by name.
 """
 
 from . import published

@@ -14,17 +14,17 @@ import numpy as np
 import pandas as pd
 
 from ..config import PROFILES, Geometry, Profile
-from ..eval.stats import format_ci, paired_scores
+from ..eval.stats import format_ci
 from ..studies.bootstrap import (
     GT_ALL,
     GT_SUBSET,
     METRICS,
     MIXTURE,
     SPATIAL,
-    Ensembles,
-    ensemble_name,
     spatial_name,
 )
+from ..studies.ensembles import Ensembles, ensemble_name
+from ..studies.seeds import as_seed_scores, seeded_difference
 from .published import BOOTSTRAP_TABLE1
 from .tables import budget_text
 
@@ -49,7 +49,9 @@ class Comparison:
     ``verdict`` is ``"holds"`` when the 95% CI excludes 0 on the side the paper reports,
     ``"reversed"`` when it excludes 0 on the other side, ``"inconclusive"`` otherwise; with
     ``expect="similar"`` (the paper reports the two on par) it is ``"holds"`` when the CI
-    includes 0 and ``"differs"`` otherwise.
+    includes 0 and ``"differs"`` otherwise.  The CI resamples the seeds both systems share and
+    the test mixtures (:func:`~bootsep_lib.studies.seeds.seeded_difference`); ``wins`` of
+    ``n_seeds`` seeds have ``a`` above ``b``.
     """
 
     a: str
@@ -60,16 +62,24 @@ class Comparison:
     paper: float | None
     expect: str
     verdict: str
+    wins: int = 1
+    n_seeds: int = 1
 
     def difference(self) -> str:
         """``"+m.mm dB [+l.ll, +h.hh]"``: the mean difference and its 95% CI."""
         mean, interval = format_ci(self.mean, self.low, self.high, sign=True).split(" ", 1)
         return f"{mean} dB {interval}"
 
+    def seed_count(self) -> str:
+        """``"a > b in 3 of 3 seeds"`` (``"one seed"`` when only one is shared)."""
+        if self.n_seeds == 1:
+            return "one seed"
+        return f"{self.a} > {self.b} in {self.wins} of {self.n_seeds} seeds"
+
     def sentence(self) -> str:
         """One markdown bullet describing the comparison."""
         paper = "" if self.paper is None else f" (paper: {self.paper:+.1f} dB)"
-        head = f"- **{self.a} vs {self.b}**{paper}: {self.difference()}"
+        head = f"- **{self.a} vs {self.b}**{paper}: {self.difference()}, {self.seed_count()}"
         if self.expect == "similar":
             tail = {"holds": "on par as in the paper (the 95% CI includes 0).",
                     "differs": "not on par, unlike the paper (the 95% CI excludes 0)."}
@@ -94,7 +104,7 @@ def _paper_value(name: str, metric: str = "si_sdr") -> float | None:
 def compare(
     a: str,
     b: str,
-    scores: dict[str, pd.DataFrame],
+    scores: dict[str, pd.DataFrame] | dict[str, dict[int, pd.DataFrame]],
     *,
     metric: str = "si_sdr",
     expect: str | None = None,
@@ -109,6 +119,8 @@ def compare(
         System names: keys of ``scores`` and, for the paper's side, of
         :data:`~bootsep_lib.report.published.BOOTSTRAP_TABLE1`.
     scores : dict of name -> per-mixture DataFrame (``id`` and ``metric``)
+        Or name -> (seed -> per-mixture DataFrame): the seeds both systems share are
+        compared, each with its own seed (the same initial weights in both arms).
     metric : str
     expect : {"greater", "less", "similar"}, optional
         What the paper reports for ``a`` relative to ``b``; default: the sign of the paper's
@@ -117,14 +129,16 @@ def compare(
         Of :func:`~bootsep_lib.eval.stats.paired_scores` (which raises when the two tables
         hold different mixtures).
     """
-    mean, low, high = paired_scores(scores[a], scores[b], metric, n_boot=n_boot, seed=seed)
+    seeded = as_seed_scores({a: scores[a], b: scores[b]})
+    d = seeded_difference(seeded[a], seeded[b], metric, n_boot=n_boot, seed=seed)
     pa, pb = _paper_value(a, metric), _paper_value(b, metric)
     paper = None if pa is None or pb is None else pa - pb
     if expect is None:
         if paper is None or paper == 0:
             raise ValueError(f"the paper gives no ordering of {a!r} and {b!r}: pass expect")
         expect = "greater" if paper > 0 else "less"
-    return Comparison(a, b, mean, low, high, paper, expect, _verdict(low, high, expect))
+    return Comparison(a, b, d.mean, d.low, d.high, paper, expect,
+                      _verdict(d.low, d.high, expect), d.wins, d.n_seeds)
 
 
 def _verdict(low: float, high: float, expect: str) -> str:
@@ -172,23 +186,25 @@ def alpha_sweep_findings(
     ----------
     table : pandas.DataFrame
         :func:`alpha_sweep_table`'s output.
-    evaluations : dict of name -> per-mixture DataFrame
-        The per-mixture scores behind it (paired comparisons need them).
+    evaluations : dict of name -> (dict of seed -> per-mixture DataFrame)
+        The per-mixture scores behind it, per seed (a bare DataFrame is one seed).
     profile : Profile
         For the sentence on the setting.
     n_train : int
         Training mixtures of the ground-truth (all) model.
     n_boot, seed
-        Of the paired bootstrap CIs.
+        Of the paired hierarchical bootstrap CIs (seeds and test mixtures resampled).
     """
-    scores = dict(evaluations)
-    first = next(iter(evaluations.values()))
-    scores[MIXTURE] = _mixture_scores(first)
+    scores = as_seed_scores(evaluations)
+    every_seed = sorted({s for by_seed in scores.values() for s in by_seed})
+    first = next(iter(next(iter(scores.values())).values()))
+    scores[MIXTURE] = dict.fromkeys(every_seed, _mixture_scores(first))
     alphas = table["alpha"].dropna().sort_values()
     names = list(alphas.index)
     kw = {"n_boot": n_boot, "seed": seed}
     lines = ["### Findings (generated from the table above)", ""]
     pairs = [(spatial_name(1.0), spatial_name(0.0), None),
+             (spatial_name(1.0), spatial_name(0.5), None),
              (spatial_name(2.0), spatial_name(1.0), None),
              (GT_ALL, spatial_name(1.0), None),
              (GT_SUBSET, spatial_name(1.0), "similar")]
@@ -211,8 +227,28 @@ def alpha_sweep_findings(
         which = "No" if len(losers) == len(beats) else "Not every"
         lines.append(f"- **{which} bootstrapped model beats the unprocessed mixture** with the "
                      f"95% CI of its paired SI-SDR improvement above 0: {listed}.")
+    lines += _training_lines(table)
     lines += ["", setting_text(profile, n_train=n_train, n_test=len(first))]
     return "\n".join(lines)
+
+
+def _training_lines(table: pd.DataFrame) -> list[str]:
+    """Which models have how many seeds, and the subset model's steps against alpha = 1's."""
+    if "n_seeds" not in table:
+        return []
+    models = table[table["n_seeds"].notna()]
+    counts = models["n_seeds"].astype(int)
+    lines = []
+    for n, group in models.groupby(counts):
+        lines.append(f"- **{n} seed{'s' if n > 1 else ''}**: {', '.join(group.index)} "
+                     f"(seeds {group['seeds'].iloc[0]}).")
+    ref = spatial_name(1.0)
+    if GT_SUBSET in models.index and ref in models.index:
+        sub, one = models.loc[GT_SUBSET], models.loc[ref]
+        lines.append(f"- **Budget of the subset model**: {sub['steps_mean']:.0f} optimiser "
+                     f"steps on average ({sub['stop_reason']}) against {one['steps_mean']:.0f} "
+                     f"for {ref} ({one['stop_reason']}).")
+    return lines
 
 
 def ensemble_findings(
@@ -271,8 +307,9 @@ def setting_text(profile: Profile, *, n_train: int, n_test: int) -> str:
         f"{budget_text(t)} of batch {t.batch_size} × {t.crop_frames} frames instead of "
         f"{pt.epochs} epochs of batch {pt.batch_size} × {pt.crop_frames}; and arrays of radius "
         f"{100 * radius[0]:g}–{100 * radius[1]:g} cm instead of the recipe's "
-        f"{100 * recipe[0]:g}–{100 * recipe[1]:g} cm.  One seed per model: differences "
-        "between models also hold seed noise, which these CIs (over test mixtures) do not cover."
+        f"{100 * recipe[0]:g}–{100 * recipe[1]:g} cm.  Where a comparison has several seeds, "
+        "its CI resamples seeds and test mixtures together; a one-seed comparison's CI covers "
+        "test mixtures only, not seed noise."
     )
 
 
@@ -289,7 +326,8 @@ def format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     """Table 1 as strings: ``mean [low, high]`` cells beside the paper's values.
 
     Quality and Quantity get three decimals (as in the paper), metrics ``digits``; missing
-    values read "–".
+    values read "–".  The training columns, when present, say how many seeds each row
+    averages, the optimiser steps of each seed's run and why each run stopped.
     """
     out = pd.DataFrame(index=table.index)
     if "spatial_share" in table:
@@ -308,4 +346,9 @@ def format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
             out[label] = [_number(v, d) for v in table[col]]
         out[f"{label} (paper)"] = [_number(v, 3 if d == 3 else 1) for v in table[f"paper_{col}"]]
     out["n"] = table["n"].astype(str)
+    for col, label in (("n_seeds", "seeds"), ("steps", "steps (per seed)"),
+                       ("stop_reason", "stopped by")):
+        if col in table:
+            out[label] = ["–" if pd.isna(v) else (f"{v:.0f}" if col == "n_seeds" else str(v))
+                          for v in table[col]]
     return out

@@ -15,7 +15,7 @@ from ..eval.stats import format_ci
 from .published import MDC_DATA, MDC_NETWORK, MDC_STFT_SAMPLES, MDC_TRAINING
 from .tables import budget_text
 
-__all__ = ["findings", "differences_from_paper", "mdc_table_markdown"]
+__all__ = ["findings", "differences_from_paper", "mdc_table_markdown", "pair_table_markdown"]
 
 _LABELS = {"dc": "DC", "mdc": "M-DC", "chimera": "Chimera", "mchimera": "M-Chimera"}
 _METRIC_LABELS = {"si_sdr": "SI-SDR", "sdr": "SDR", "sir": "SIR", "sar": "SAR", "stoi": "STOI"}
@@ -113,6 +113,27 @@ def _bootstrapped_line(boot: pd.DataFrame) -> str:
     )
 
 
+def _pair_lines(pairs: pd.DataFrame) -> list[str]:
+    """One sentence per seeded DC / M-DC pair: the difference, its CI and the seed count."""
+    lines = []
+    for r in pairs.itertuples():
+        paper = ("beyond the papers" if pd.isna(r.paper_diff)
+                 else f"paper {r.paper_diff:+.2f} dB")
+        against = ""
+        if pd.notna(r.paper_diff) and (r.diff_high < 0 < r.paper_diff
+                                       or r.paper_diff < 0 < r.diff_low):
+            against = " -- against the paper"
+        lines.append(
+            f"{r.pair[0].upper()}{r.pair[1:]}: M-DC - DC SI-SDR = "
+            f"{format_ci(r.diff, r.diff_low, r.diff_high, sign=True)} dB over {r.n_seeds} "
+            f"seeds x {r.n} test mixtures ({_verdict(r.diff_low, r.diff_high)}{against}; "
+            f"M-DC > DC in {r.mdc_wins} of {r.n_seeds} seeds; {paper}); DC "
+            f"{format_ci(r.dc, r.dc_low, r.dc_high)} dB, M-DC "
+            f"{format_ci(r.mdc, r.mdc_low, r.mdc_high)} dB."
+        )
+    return lines
+
+
 def _geometry_lines(geometry: pd.DataFrame) -> list[str]:
     """Median angle between embeddings of different speakers against the target angle."""
     return [
@@ -131,6 +152,7 @@ def findings(
     geometry: pd.DataFrame | None = None,
     checks: pd.DataFrame | None = None,
     *,
+    pairs: pd.DataFrame | None = None,
     metric: str = "si_sdr",
 ) -> list[str]:
     """Sentences stating what the numbers show (every number read from the tables).
@@ -142,6 +164,8 @@ def findings(
     boot : output of :func:`~bootsep_lib.studies.mdc.bootstrap_comparison`, optional
     geometry : output of :func:`~bootsep_lib.studies.mdc_cosines.cosine_summary`, optional
     checks : output of :func:`~bootsep_lib.studies.mdc_checks.shared_model_checks`, optional
+    pairs : output of :func:`~bootsep_lib.studies.mdc_seeds.pair_table`, optional
+        The seeded DC / M-DC pairs (means over seeds, hierarchical CIs, seed counts).
     metric : str
         The column of ``chimera``.
 
@@ -157,6 +181,8 @@ def findings(
         lines += _table_lines(table)
     if chimera is not None and not chimera.empty:
         lines += _chimera_lines(chimera, metric)
+    if pairs is not None and not pairs.empty:
+        lines += _pair_lines(pairs)
     if boot is not None:
         lines.append(_bootstrapped_line(boot))
     if geometry is not None and not geometry.empty:
@@ -187,7 +213,10 @@ def differences_from_paper(profile: Profile) -> list[str]:
         f"rates (so 16 / 4 ms at 16 kHz: our 16 kHz models see twice the frequency "
         "resolution and half the time resolution of the paper's).",
         "Training weights: magnitude weights |X| / sum |X| on every bin (the bootstrapping "
-        "paper's Eq. 8 with C = 1); one seed per model.",
+        "paper's Eq. 8 with C = 1).",
+        f"Seeds: DC and M-DC at 2 speakers / 8 kHz and the bootstrapped pair are trained "
+        f"under seeds {', '.join(map(str, profile.evidence.seeds))} (the same for both arms); "
+        "every other model of the study has one seed, so its CIs cover test mixtures only.",
     ]
 
 
@@ -204,5 +233,28 @@ def mdc_table_markdown(table: pd.DataFrame) -> pd.DataFrame:
             "M-DC - DC": format_ci(r.diff, r.diff_low, r.diff_high, d, sign=True),
             "paper DC": f"{r.paper_dc:.3f}",
             "paper M-DC": f"{r.paper_mdc:.3f}",
+            **({"steps DC / M-DC": f"{r.dc_steps} / {r.mdc_steps}",
+                "stopped by DC / M-DC": f"{r.dc_stop_reason} / {r.mdc_stop_reason}"}
+               if hasattr(r, "dc_steps") else {}),
         })
+    return pd.DataFrame(rows)
+
+
+def pair_table_markdown(pairs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`~bootsep_lib.studies.mdc_seeds.pair_table` for reading (SI-SDR, dB)."""
+    rows = []
+    for r in pairs.itertuples():
+        row = {
+            "pair": r.pair,
+            "DC": format_ci(r.dc, r.dc_low, r.dc_high),
+            "M-DC": format_ci(r.mdc, r.mdc_low, r.mdc_high),
+            "M-DC - DC": format_ci(r.diff, r.diff_low, r.diff_high, sign=True),
+            "M-DC > DC": f"{r.mdc_wins} of {r.n_seeds} seeds",
+            "paper M-DC - DC": "–" if pd.isna(r.paper_diff) else f"{r.paper_diff:+.2f}",
+            "n": str(r.n),
+        }
+        if hasattr(r, "dc_steps"):
+            row.update({"seeds": r.seeds, "steps DC": r.dc_steps, "steps M-DC": r.mdc_steps,
+                        "stopped by DC / M-DC": f"{r.dc_stop_reason} / {r.mdc_stop_reason}"})
+        rows.append(row)
     return pd.DataFrame(rows)

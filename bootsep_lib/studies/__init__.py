@@ -5,8 +5,10 @@
 * :mod:`.walkthrough` -- one mixture's intermediates and the two open choices (notebook 01).
 * :mod:`.training` -- run configs and many cached models at once.
 * :mod:`.evaluation` -- single-channel separation of a test split by a model; mean + CI tables.
-* :mod:`.bootstrap` -- Table 1 of the bootstrapping paper (notebooks 04-05): models, training,
-  evaluation, the alpha-sweep and ensemble tables.
+* :mod:`.bootstrap` -- Table 1 of the bootstrapping paper, top half (notebook 04): models,
+  training under several seeds, evaluation, the alpha-sweep table.
+* :mod:`.ensembles` -- Table 1, bottom half (notebook 05): the ensemble table.
+* :mod:`.seeds` -- models under several seeds: training, steps, hierarchical-CI summaries.
 * :mod:`.mdc` -- the manifold-aware DC study (notebook 06): models, training, evaluation,
   the DC / M-DC and Chimera tables.
 * :mod:`.mdc_checks` -- that the M-DC study's shared models really train alike.
@@ -15,18 +17,15 @@
 
 from . import mdc, mdc_checks, mdc_cosines
 from .bootstrap import (
-    Ensembles,
     Table1Model,
     alpha_sweep_table,
     bootstrapped_model,
-    confidence_threshold,
-    ensemble_systems,
-    ensemble_table,
     evaluate_models,
     quality_quantity,
     table1_models,
     train_models,
 )
+from .ensembles import Ensembles, confidence_threshold, ensemble_systems, ensemble_table
 from .evaluation import METRIC_COLUMNS, evaluate_model, summarize
 from .spatial_stage import (
     ALPHAS,

@@ -14,11 +14,10 @@ every test mixture.  Two columns describe the training data of each model (Secti
   (per mixture in the spatial stage's ``quality_{alpha}``), averaged over the training set
   with each mixture weighted by its ``wsum_{alpha}``.
 
-Bottom half (notebook 05).  The spatial algorithm (stereo), the bootstrapped alpha = 1 model
-(channel 0) and three ensembles of the two: *oracle* (the better of the two per mixture),
-*random* (a seeded coin per mixture) and *confidence* (the spatial output where its mean
-confidence lies above the bottom quartile of the **validation** set's mean confidences, else
-the model).
+Bottom half (notebook 05): :mod:`bootsep_lib.studies.ensembles`.  Every model but the
+ground-truth (all) model is trained under each seed of ``profile.evidence.seeds``
+(:mod:`bootsep_lib.studies.seeds`); the table averages over seeds and mixtures with
+hierarchical CIs and says how many steps each run took and why it stopped.
 
 Here ``alpha`` is always the confidence exponent of ``w(alpha)``, and "bootstrapped" the paper's
 method (training on spatial estimates); the resampling behind the CIs is
@@ -29,6 +28,8 @@ findings and readable tables are written by :mod:`bootsep_lib.report.bootstrap`.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,8 @@ from ..data.training_set import TrainingSet
 from ..engine import TrainResult
 from ..eval.stats import bootstrap_ci
 from ..report.published import bootstrap_table1
-from ..studies.evaluation import evaluate_model, summarize
+from ..studies.evaluation import evaluate_model
+from ..studies.seeds import as_seed_scores, seeded_summary, train_seeded, training_columns
 from ..studies.spatial_stage import ALPHAS
 from ..studies.training import ModelJob, run_config, train_many
 
@@ -51,9 +53,7 @@ __all__ = [
     "METRICS",
     "MIN_SUBSET_MIXTURES",
     "Table1Model",
-    "Ensembles",
     "spatial_name",
-    "ensemble_name",
     "bootstrapped_model",
     "quality_quantity",
     "subset_size",
@@ -61,10 +61,12 @@ __all__ = [
     "model_quality_quantity",
     "train_models",
     "evaluate_models",
+    "model_seeds",
+    "train_seeded_models",
+    "evaluate_seeded_models",
     "alpha_sweep_table",
-    "confidence_threshold",
-    "ensemble_systems",
-    "ensemble_table",
+    "add_training_columns",
+    "TRAINING_COLUMNS",
 ]
 
 #: Row names, as in :data:`~bootsep_lib.report.published.BOOTSTRAP_TABLE1`.
@@ -85,11 +87,6 @@ def spatial_name(alpha: float) -> str:
     return f"DC w/ estimates, alpha={alpha:g}"
 
 
-def ensemble_name(kind: str, alpha: float = 1.0) -> str:
-    """Row name of an ensemble: ``kind`` in {"oracle", "random", "conf."}."""
-    return f"Ensemble ({kind}, alpha={alpha:g})"
-
-
 # -- the models of Table 1 ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Table1Model:
@@ -104,18 +101,23 @@ class Table1Model:
         Confidence exponent of the weights (spatial targets only).
     limit : int, optional
         Train on the first ``limit`` training mixtures only (the ground-truth subset model).
+    seeded : bool
+        Trained under every seed of ``profile.evidence.seeds`` (else the ``train`` seed only).
     """
 
     name: str
     targets: str
     alpha: float = 0.0
     limit: int | None = None
+    seeded: bool = True
 
     def job(self, profile: Profile, *, jobs: int = 1) -> ModelJob:
         """The model's training job on the ``tr`` split, validated on all of ``cv``.
 
         The alpha = 1 model is built exactly as notebook 03 builds it, so both share one
-        config hash and one cached run.
+        config hash and one cached run.  A subset model trains for as many epochs as
+        ``profile.evidence.subset_steps`` optimiser steps take on its subset (rounded up to
+        whole epochs; early stopping still applies), when that budget is set.
         """
         if self.targets == "spatial":
             train = TrainingSet(profile, "tr", targets="spatial", alpha=self.alpha, jobs=jobs)
@@ -123,7 +125,13 @@ class Table1Model:
         else:
             train = TrainingSet(profile, "tr", targets="ground_truth", limit=self.limit)
             valid = TrainingSet(profile, "cv", targets="ground_truth")
-        return ModelJob(run_config(profile, train), train, valid)
+        run = run_config(profile, train)
+        budget = profile.evidence.subset_steps
+        if self.limit is not None and budget is not None:
+            per_epoch = math.ceil(len(train) / run.train.batch_size)
+            epochs = max(1, math.ceil(budget / per_epoch))
+            run = dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=epochs))
+        return ModelJob(run, train, valid)
 
 
 def bootstrapped_model(alpha: float = 1.0) -> Table1Model:
@@ -181,12 +189,14 @@ def table1_models(
     """The models of Table 1 (top): ground truth (all, subset) and one per alpha.
 
     The subset's size is this training set's Quantity at ``match_alpha`` times its number
-    of mixtures (:func:`subset_size`), not the paper's 5%.
+    of mixtures (:func:`subset_size`), not the paper's 5%.  Every model but the ground-truth
+    (all) model is trained under every seed of the profile (the comparisons of the findings
+    involve them); the ground-truth (all) model, far above the others, keeps one seed.
     """
     quantity = quality_quantity(train_table, (match_alpha,)).loc[match_alpha, "quantity"]
     limit = subset_size(quantity, len(train_table), minimum)
     return [
-        Table1Model(GT_ALL, "ground_truth"),
+        Table1Model(GT_ALL, "ground_truth", seeded=False),
         Table1Model(GT_SUBSET, "ground_truth", limit=limit),
         *(bootstrapped_model(a) for a in alphas),
     ]
@@ -213,6 +223,45 @@ def train_models(
     return {m.name: r for m, r in zip(models, results, strict=True)}
 
 
+def model_seeds(profile: Profile, model: Table1Model) -> tuple[int, ...]:
+    """The training seeds of ``model``: the profile's seed set, or the ``train`` seed alone.
+
+    Single-seed: a model with ``seeded=False``, and a spatial-label model whose alpha is not
+    in ``profile.evidence.seeded_alphas`` (when that is set).
+    """
+    evidence = profile.evidence
+    if evidence.seeds[0] != profile.train.seed:
+        raise ValueError(f"the first evidence seed ({evidence.seeds[0]}) must be the train "
+                         f"seed ({profile.train.seed}), so single-seed models are shared")
+    alphas = evidence.seeded_alphas
+    left_out = (model.targets == "spatial" and alphas is not None
+                and not any(math.isclose(model.alpha, a) for a in alphas))
+    return (profile.train.seed,) if left_out or not model.seeded else tuple(evidence.seeds)
+
+
+def train_seeded_models(
+    profile: Profile, models: list[Table1Model], *, jobs: int = 1, progress: bool = True
+) -> dict[str, dict[int, TrainResult]]:
+    """Train (or read from the cache) every model under each of its :func:`model_seeds`."""
+    return train_seeded({m.name: m.job(profile, jobs=jobs) for m in models},
+                        {m.name: model_seeds(profile, m) for m in models},
+                        jobs=jobs, progress=progress)
+
+
+def evaluate_seeded_models(
+    profile: Profile,
+    results: dict[str, dict[int, TrainResult]],
+    *,
+    split: str = "tt",
+    jobs: int = 1,
+    progress: bool = True,
+) -> dict[str, dict[int, pd.DataFrame]]:
+    """Per-mixture scores of every model and seed (cached by :func:`evaluate_model`)."""
+    return {name: {s: evaluate_model(profile, r.run_dir, split=split, jobs=jobs,
+                                     progress=progress) for s, r in by_seed.items()}
+            for name, by_seed in results.items()}
+
+
 def evaluate_models(
     profile: Profile,
     results: dict[str, TrainResult],
@@ -226,22 +275,42 @@ def evaluate_models(
             for name, r in results.items()}
 
 
+#: Columns on how each model was trained (:func:`~bootsep_lib.studies.seeds.training_columns`).
+TRAINING_COLUMNS = ("n_seeds", "seeds", "steps", "steps_mean", "stop_reason")
+
+
 def _with_paper(summary: pd.DataFrame) -> pd.DataFrame:
-    """Join the paper's columns and put each next to ours."""
+    """Join the paper's columns and put each next to ours; training columns last."""
     table = summary.join(bootstrap_table1(), how="left").rename_axis("approach")
     order = [c for c in ("alpha", "spatial_share") if c in table]
     for col in ("quality", "quantity", *METRICS):
         if col in table:
             order += [c for c in (col, f"{col}_low", f"{col}_high") if c in table]
             order.append(f"paper_{col}")
-    return table[order + ["n"]]
+    return table[order + ["n"] + [c for c in TRAINING_COLUMNS if c in table]]
+
+
+def add_training_columns(
+    summary: pd.DataFrame, training: dict[str, dict[int, TrainResult]]
+) -> pd.DataFrame:
+    """``summary`` with :data:`TRAINING_COLUMNS` filled for every model in ``training``."""
+    out = summary.copy()
+    for col in TRAINING_COLUMNS:
+        out[col] = pd.Series(dtype=object if col in ("seeds", "steps", "stop_reason")
+                             else float, index=out.index)
+    for name, by_seed in training.items():
+        if name in out.index:
+            for key, value in training_columns(by_seed).items():
+                out.at[name, key] = value
+    return out
 
 
 def alpha_sweep_table(
     models: list[Table1Model],
-    evaluations: dict[str, pd.DataFrame],
+    evaluations: dict[str, dict[int, pd.DataFrame]] | dict[str, pd.DataFrame],
     train_table: pd.DataFrame,
     *,
+    training: dict[str, dict[int, TrainResult]] | None = None,
     n_boot: int = 10_000,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -250,10 +319,14 @@ def alpha_sweep_table(
     Parameters
     ----------
     models : list of Table1Model
-    evaluations : dict of name -> per-mixture DataFrame
-        :func:`evaluate_models`' output (``si_sdr``, ``si_sir``, ``si_sar``, ``si_sdr_mix``).
+    evaluations : dict of name -> (dict of seed -> per-mixture DataFrame)
+        :func:`evaluate_seeded_models`' output (``si_sdr``, ``si_sir``, ``si_sar``,
+        ``si_sdr_mix``); a bare DataFrame per name is one seed.
     train_table : pandas.DataFrame
         The spatial stage's table of the training split (for Quality and Quantity).
+    training : dict of name -> (dict of seed -> TrainResult), optional
+        :func:`train_seeded_models`' output: adds :data:`TRAINING_COLUMNS` (steps per seed
+        and why each run stopped).
     n_boot, seed
         Bootstrap resamples and seed of the CIs.
 
@@ -261,135 +334,22 @@ def alpha_sweep_table(
     -------
     pandas.DataFrame
         Index ``approach``; ``alpha`` (NaN for ground truth), ``quality``, ``quantity``,
-        each metric with ``_low`` / ``_high`` 95% CI bounds, the paper's ``paper_*`` values
-        beside each, and ``n`` (test mixtures).  The mixture row has SI-SDR only (its SI-SAR
-        is unbounded: a sum of the references has no artifacts).
+        each metric averaged over seeds and mixtures with ``_low`` / ``_high`` hierarchical
+        95% CI bounds (seeds and mixtures resampled), the paper's ``paper_*`` values beside
+        each, ``n`` (test mixtures) and the training columns.  The mixture row has SI-SDR only
+        (its SI-SAR is unbounded: a sum of the references has no artifacts).
     """
-    summary = summarize({m.name: evaluations[m.name] for m in models}, METRICS,
-                        n_boot=n_boot, seed=seed)
+    seeded = as_seed_scores(evaluations)
+    summary = seeded_summary({m.name: seeded[m.name] for m in models}, METRICS,
+                             n_boot=n_boot, seed=seed)
     for m in models:
         summary.loc[m.name, ["quality", "quantity"]] = model_quality_quantity(m, train_table)
         summary.loc[m.name, "alpha"] = m.alpha if m.targets == "spatial" else np.nan
-    mix = evaluations[models[0].name]["si_sdr_mix"].to_numpy()
+    mix = next(iter(seeded[models[0].name].values()))["si_sdr_mix"].to_numpy()
     mean, low, high = bootstrap_ci(mix, n_boot=n_boot, seed=seed)
     summary.loc[MIXTURE, ["si_sdr", "si_sdr_low", "si_sdr_high", "n"]] = [mean, low, high, len(mix)]
     summary["n"] = summary["n"].astype(int)
-    return _with_paper(summary)
-
-
-# -- ensembles ----------------------------------------------------------------------------------
-def confidence_threshold(valid_table: pd.DataFrame, quantile: float = 0.25) -> float:
-    """Switching point of the confidence ensemble: a quantile of the validation confidences.
-
-    Parameters
-    ----------
-    valid_table : pandas.DataFrame
-        The spatial stage's table of the **validation** split (column ``confidence``, the
-        mean confidence of each mixture).  Test data never enter the threshold.
-    quantile : float
-        0.25: the bottom quartile, as in the paper.
-    """
-    values = valid_table["confidence"].to_numpy(dtype=np.float64)
-    if values.size == 0:
-        raise ValueError("the validation table is empty")
-    return float(np.quantile(values, quantile))
-
-
-@dataclass
-class Ensembles:
-    """The spatial algorithm, a bootstrapped model and their ensembles on one test set.
-
-    Attributes
-    ----------
-    per_mixture : pandas.DataFrame
-        One row per test mixture (sorted by ``id``): ``confidence``, ``spatial_{metric}``,
-        ``model_{metric}`` and booleans ``{oracle,random,conf}_spatial`` (True where the
-        ensemble takes the spatial output).
-    systems : dict of name -> DataFrame
-        Per-mixture ``id`` and metrics of each system (for :func:`summarize`).
-    threshold : float
-        The confidence threshold, from the validation set.
-    alpha : float
-        The bootstrapped model's alpha.
-    """
-
-    per_mixture: pd.DataFrame
-    systems: dict[str, pd.DataFrame]
-    threshold: float
-    alpha: float
-
-
-def ensemble_systems(
-    spatial_test: pd.DataFrame,
-    model_test: pd.DataFrame,
-    spatial_valid: pd.DataFrame,
-    *,
-    alpha: float = 1.0,
-    quantile: float = 0.25,
-    seed: int = 0,
-) -> Ensembles:
-    """The spatial algorithm, the model and the oracle / random / confidence ensembles.
-
-    Parameters
-    ----------
-    spatial_test : pandas.DataFrame
-        Spatial stage table of the test split (``id``, ``confidence``, metrics).
-    model_test : pandas.DataFrame
-        :func:`evaluate_model` table of the bootstrapped model on the same split.
-    spatial_valid : pandas.DataFrame
-        Spatial stage table of the validation split: the only input of the threshold.
-    alpha : float
-        The model's alpha (for the row names).
-    quantile : float
-        Quantile of the validation confidences below which the model is used.
-    seed : int
-        Seed of the random ensemble's coins.
-
-    Returns
-    -------
-    Ensembles
-    """
-    threshold = confidence_threshold(spatial_valid, quantile)
-    left = spatial_test[["id", "confidence", *METRICS]].rename(
-        columns={m: f"spatial_{m}" for m in METRICS})
-    right = model_test[["id", *METRICS]].rename(columns={m: f"model_{m}" for m in METRICS})
-    if set(left["id"]) != set(right["id"]) or len(left) != len(right):
-        raise ValueError("the spatial and model tables must hold the same test mixtures")
-    table = left.merge(right, on="id", validate="one_to_one").sort_values("id", ignore_index=True)
-    rng = np.random.default_rng(seed)
-    table["oracle_spatial"] = table["spatial_si_sdr"] >= table["model_si_sdr"]
-    table["random_spatial"] = rng.random(len(table)) < 0.5
-    table["conf_spatial"] = table["confidence"] > threshold
-
-    def pick(choice: pd.Series) -> pd.DataFrame:
-        out = {"id": table["id"]}
-        for m in METRICS:
-            out[m] = np.where(choice, table[f"spatial_{m}"], table[f"model_{m}"])
-        return pd.DataFrame(out)
-
-    systems = {
-        SPATIAL: pick(pd.Series(True, index=table.index)),
-        spatial_name(alpha): pick(pd.Series(False, index=table.index)),
-        ensemble_name("oracle", alpha): pick(table["oracle_spatial"]),
-        ensemble_name("random", alpha): pick(table["random_spatial"]),
-        ensemble_name("conf.", alpha): pick(table["conf_spatial"]),
-    }
-    return Ensembles(table, systems, threshold, float(alpha))
-
-
-def ensemble_table(ensembles: Ensembles, *, n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
-    """Table 1, bottom half (with the bootstrapped model's row for reference).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``approach``; ``spatial_share`` (fraction of test mixtures that take the spatial
-        output), each metric with its 95% CI bounds and the paper's value, and ``n``.
-    """
-    summary = summarize(ensembles.systems, METRICS, n_boot=n_boot, seed=seed)
-    share = {SPATIAL: 1.0, spatial_name(ensembles.alpha): 0.0}
-    for kind, col in (("oracle", "oracle_spatial"), ("random", "random_spatial"),
-                      ("conf.", "conf_spatial")):
-        share[ensemble_name(kind, ensembles.alpha)] = float(ensembles.per_mixture[col].mean())
-    summary["spatial_share"] = pd.Series(share)
+    summary = summary.drop(columns="n_seeds")
+    if training is not None:
+        summary = add_training_columns(summary, training)
     return _with_paper(summary)

@@ -35,9 +35,11 @@ import pandas as pd
 from ..config import Profile
 from ..data.subsets import Subset
 from ..data.training_set import TrainingSet
+from ..engine import TrainResult
 from ..eval.stats import bootstrap_ci, paired_scores
 from ..report.published import MDC_TABLE1
 from ..studies.evaluation import evaluate_model
+from ..studies.seeds import run_steps
 from ..studies.training import ModelJob, run_config, train_many
 
 __all__ = [
@@ -282,10 +284,15 @@ def mdc_table(
     models: Sequence[StudyModel],
     scores: Mapping[str, pd.DataFrame],
     *,
+    training: Mapping[str, TrainResult] | None = None,
     n_boot: int = 10_000,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Our Table 1: DC and M-DC means with bootstrap 95% CIs, M-DC - DC, and the paper's.
+
+    One seed per model (the 2-speaker 8-kHz pair under several seeds:
+    :func:`~bootsep_lib.studies.mdc_seeds.pair_table`); ``training`` (name -> TrainResult)
+    adds ``dc_steps``, ``dc_stop_reason``, ``mdc_steps`` and ``mdc_stop_reason``.
 
     Returns
     -------
@@ -296,14 +303,21 @@ def mdc_table(
         :func:`~bootsep_lib.eval.stats.paired_scores`), ``paper_dc``, ``paper_mdc``,
         ``paper_diff`` and ``n`` (test mixtures).
     """
-    by_key = {(m.n_speakers, m.sample_rate, m.loss): scores[m.name]
-              for m in models if m.study == "table"}
+    by_key = {(m.n_speakers, m.sample_rate, m.loss): m for m in models if m.study == "table"}
     rows = []
     for n, rate in TABLE_CONFIGS:
         if (n, rate, "dc") in by_key and (n, rate, "mdc") in by_key:
-            rows += _mdc_rows(n, rate, by_key[n, rate, "dc"], by_key[n, rate, "mdc"], n_boot,
-                              seed)
+            dc, mdc = by_key[n, rate, "dc"], by_key[n, rate, "mdc"]
+            extra = {} if training is None else {
+                **_steps(training[dc.name], "dc"), **_steps(training[mdc.name], "mdc")}
+            rows += [{**row, **extra} for row in _mdc_rows(
+                n, rate, scores[dc.name], scores[mdc.name], n_boot, seed)]
     return pd.DataFrame(rows)
+
+
+def _steps(result: TrainResult, prefix: str) -> dict[str, object]:
+    """``{prefix}_steps`` (optimiser steps of the run) and ``{prefix}_stop_reason``."""
+    return {f"{prefix}_steps": run_steps(result), f"{prefix}_stop_reason": result.stop_reason}
 
 
 def chimera_table(
@@ -311,6 +325,7 @@ def chimera_table(
     scores: Mapping[str, pd.DataFrame],
     *,
     metric: str = "si_sdr",
+    training: Mapping[str, TrainResult] | None = None,
     n_boot: int = 10_000,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -318,16 +333,19 @@ def chimera_table(
 
     Columns ``system`` ("chimera" / "mchimera"), ``alpha`` (the head weight, named as in the
     paper's figure), ``head``, ``run_id`` (shared models have the same one), ``{metric}``,
-    ``{metric}_low``, ``{metric}_high`` and ``n``.
+    ``{metric}_low``, ``{metric}_high`` and ``n``; with ``training`` (name -> TrainResult)
+    also ``steps`` and ``stop_reason``.  One seed per model.
     """
     rows = []
     for m in models:
         if m.study != "chimera":
             continue
+        extra = {} if training is None else {
+            k.removeprefix("_"): v for k, v in _steps(training[m.name], "").items()}
         rows.append({"system": m.loss, "alpha": m.chimera_weight, "head": m.head,
                      "run_id": m.job.run.run_id,
                      **_mean_ci(metric, scores[m.name][metric], n_boot, seed),
-                     "n": len(scores[m.name])})
+                     "n": len(scores[m.name]), **extra})
     return pd.DataFrame(rows).sort_values(["system", "alpha"], ignore_index=True)
 
 
