@@ -7,6 +7,7 @@ from .profiles import (
     ModelConfig,
     Profile,
     SpatialConfig,
+    TeachersConfig,
     TrainConfig,
     config_hash,
     get_profile,
@@ -14,5 +15,5 @@ from .profiles import (
 
 __all__ = [
     "PROFILES", "DataConfig", "Geometry", "ModelConfig", "Profile", "SpatialConfig",
-    "TrainConfig", "config_hash", "get_profile",
+    "TeachersConfig", "TrainConfig", "config_hash", "get_profile",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "SpatialConfig",
     "ModelConfig",
     "TrainConfig",
+    "TeachersConfig",
     "Profile",
     "PROFILES",
     "get_profile",
@@ -147,6 +148,27 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class TeachersConfig:
+    """The teacher study (notebook 07): which blind teachers, which rooms, how many mixtures.
+
+    ``n_train / n_valid / n_test`` are the first mixtures of each room's splits (the anechoic
+    and reverberant subsets hold the same mixtures, so the rooms are paired); ``n_iter`` is
+    every BSS teacher's iteration count and ``window_ms`` their STFT window (None: the spatial
+    stage's); ``epochs`` the students' epochs (None: ``train.epochs``, the other studies').
+    """
+
+    teachers: tuple[str, ...] = ("ipd-gmm", "auxiva-2ch", "auxiva-4ch", "ilrma-2ch",
+                                 "fastmnmf2-2ch")
+    rooms: tuple[str, ...] = ("anechoic", "reverb")
+    n_train: int = 400
+    n_valid: int = 60
+    n_test: int = 100
+    n_iter: int = 30
+    window_ms: float | None = None
+    epochs: int | None = None
+
+
+@dataclass(frozen=True)
 class Profile:
     """A named bundle of every setting the pipeline reads.
 
@@ -162,6 +184,7 @@ class Profile:
     mdc_model: ModelConfig = field(default_factory=ModelConfig)
     mdc_train: TrainConfig = field(default_factory=TrainConfig)
     description: str = ""
+    teachers: TeachersConfig = field(default_factory=TeachersConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON-serialisable) of every field."""
@@ -182,6 +205,9 @@ SPATIAL_AS_AUTHORS = SpatialConfig(freq_normalize=True)
 SMALL_SUBSETS = ((2, "anechoic", 8000), (3, "anechoic", 8000), (2, "anechoic", 16000),
                  (3, "anechoic", 16000))
 
+#: The reverberant room of the teacher study (notebook 07), built at the secondary sizes.
+REVERB_SUBSETS = ((2, "reverb", 8000),)
+
 
 def _smoke() -> Profile:
     """Tests and CI: a few dozen mixtures, one-layer networks, one or two epochs."""
@@ -200,7 +226,7 @@ def _smoke() -> Profile:
             utterances_per_speaker=6,
             words_per_utterance=(4, 7),
             geometry=HALF_SIZE_ARRAY,
-            subsets=SMALL_SUBSETS,
+            subsets=SMALL_SUBSETS + REVERB_SUBSETS,
             secondary_sizes=(12, 4, 4),
         ),
         spatial=replace(SPATIAL_AS_AUTHORS, jsd_samples=20_000),
@@ -208,6 +234,8 @@ def _smoke() -> Profile:
         train=TrainConfig(batch_size=4, crop_frames=100, epochs=2, early_stop_patience=2),
         mdc_model=model,
         mdc_train=TrainConfig(batch_size=4, crop_frames=100, epochs=1, early_stop_patience=2),
+        teachers=TeachersConfig(teachers=("ipd-gmm", "auxiva-2ch"), n_train=8, n_valid=4,
+                                n_test=4, n_iter=10, epochs=1),
     )
 
 
@@ -220,7 +248,7 @@ def _laptop() -> Profile:
         data=DataConfig(
             root="data/laptop",
             geometry=HALF_SIZE_ARRAY,
-            subsets=SMALL_SUBSETS,
+            subsets=SMALL_SUBSETS + REVERB_SUBSETS,
             secondary_sizes=(400, 60, 100),
         ),
         spatial=SPATIAL_AS_AUTHORS,
@@ -228,6 +256,7 @@ def _laptop() -> Profile:
         train=TrainConfig(batch_size=16, crop_frames=200, epochs=12),
         mdc_model=model,
         mdc_train=TrainConfig(batch_size=16, crop_frames=200, epochs=4),
+        teachers=TeachersConfig(n_train=400, n_valid=60, n_test=100),
     )
 
 
@@ -260,6 +289,7 @@ def _paper() -> Profile:
         mdc_model=ModelConfig(layers=4, units=600, embedding_dim=40),
         mdc_train=TrainConfig(batch_size=32, crop_frames=400, epochs=200, lr=1e-4,
                               optimizer="rmsprop", early_stop_patience=30),
+        teachers=TeachersConfig(n_train=20_000, n_valid=5_000, n_test=3_000),
     )
 
 

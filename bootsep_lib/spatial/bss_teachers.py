@@ -229,7 +229,7 @@ def bss_teacher(
     if images is None:
         return uniform
     masks = image_masks(stft(images, sample_rate, cfg.window_ms, cfg.hop_ms))
-    return TeacherOutput(masks, mask_confidence(masks))
+    return TeacherOutput(masks, mask_confidence(masks), images=images)
 
 
 def _register(name: str, method: str, channels: int) -> None:
