@@ -154,7 +154,9 @@ class TeachersConfig:
     ``n_train / n_valid / n_test`` are the first mixtures of each room's splits (the anechoic
     and reverberant subsets hold the same mixtures, so the rooms are paired); ``n_iter`` is
     every BSS teacher's iteration count and ``window_ms`` their STFT window (None: the spatial
-    stage's); ``epochs`` the students' epochs (None: ``train.epochs``, the other studies').
+    stage's); ``epochs`` the students' epochs (None: ``train.epochs``, the other studies');
+    ``student_teachers`` the teachers whose labels train a student (None: all of them; the
+    others are measured as teachers only).
     """
 
     teachers: tuple[str, ...] = ("ipd-gmm", "auxiva-2ch", "auxiva-4ch", "ilrma-2ch",
@@ -166,6 +168,7 @@ class TeachersConfig:
     n_iter: int = 30
     window_ms: float | None = None
     epochs: int | None = None
+    student_teachers: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -256,7 +259,8 @@ def _laptop() -> Profile:
         train=TrainConfig(batch_size=16, crop_frames=200, epochs=12),
         mdc_model=model,
         mdc_train=TrainConfig(batch_size=16, crop_frames=200, epochs=4),
-        teachers=TeachersConfig(n_train=400, n_valid=60, n_test=100),
+        teachers=TeachersConfig(n_train=400, n_valid=60, n_test=100,
+                                student_teachers=("ipd-gmm", "auxiva-2ch", "fastmnmf2-2ch")),
     )
 
 

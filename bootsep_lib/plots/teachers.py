@@ -28,7 +28,7 @@ def student_vs_teacher(tables: dict[str, pd.DataFrame]) -> Figure:
     """
     fig, axes = plt.subplots(1, len(tables), figsize=(5.2 * len(tables), 4.4), squeeze=False)
     for ax, (room, table) in zip(axes[0], tables.items(), strict=True):
-        teachers = table.drop(index=GROUND_TRUTH)
+        teachers = table.drop(index=GROUND_TRUTH).dropna(subset=["student_si_sdr"])
         ax.errorbar(teachers["teacher_si_sdr"], teachers["student_si_sdr"],
                     xerr=_errors(teachers, "teacher_si_sdr"),
                     yerr=_errors(teachers, "student_si_sdr"), fmt="o", capsize=3)

@@ -116,12 +116,12 @@ def _excludes_zero(low: float, high: float) -> str:
 
 
 def _room_lines(study: TeacherStudy, room: str, table: pd.DataFrame) -> list[str]:
-    teachers = table.drop(index=GROUND_TRUTH)
+    teachers = table.drop(index=GROUND_TRUTH).dropna(subset=["student_si_sdr"])
     strongest, weakest = (teachers["teacher_si_sdr"].idxmax(), teachers["teacher_si_sdr"].idxmin())
     s_strong = _student(study, room, f"{strongest}, alpha=1")
     s_weak = _student(study, room, f"{weakest}, alpha=1")
     diff = paired_scores(s_strong, s_weak, "si_sdr")
-    lines = [f"**{room}**: the strongest teacher, {strongest} "
+    lines = [f"**{room}**: the strongest teacher with a student, {strongest} "
              f"({_cell(table, strongest, 'teacher_si_sdr')} dB), gives a student "
              f"{format_ci(*diff, sign=True)} dB against the weakest teacher's ({weakest}): "
              f"{_excludes_zero(diff[1], diff[2])} it."]
@@ -147,7 +147,8 @@ def _room_lines(study: TeacherStudy, room: str, table: pd.DataFrame) -> list[str
                           _student(study, room, f"{name}, alpha=0"), "si_sdr")
         lines.append(f"{room}: confidence weighting for {name} (alpha = 1 - alpha = 0): "
                      f"{format_ci(*d, sign=True)} dB.")
-    flat = [n for n in teachers.index if not teachers.loc[n, "conf_p"] < 0.05]
+    every = table.drop(index=GROUND_TRUTH)
+    flat = [n for n in every.index if not every.loc[n, "conf_p"] < 0.05]
     lines.append(f"{room}: confidence r with SI-SDR (validation) is not significant at "
                  f"p < 0.05 for: {', '.join(flat) if flat else 'none'}.")
     return lines

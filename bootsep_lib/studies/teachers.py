@@ -74,9 +74,16 @@ def teacher_tables(profile: Profile, *, jobs: int = 1, progress: bool = True) ->
     return pd.concat(parts, ignore_index=True)
 
 
-def best_teacher(teachers: pd.DataFrame, room: str) -> str:
-    """The teacher with the highest mean SI-SDR on the validation mixtures of ``room``."""
+def _student_teachers(profile: Profile) -> tuple[str, ...]:
+    chosen = profile.teachers.student_teachers
+    return profile.teachers.teachers if chosen is None else chosen
+
+
+def best_teacher(teachers: pd.DataFrame, room: str, among: tuple[str, ...] | None = None) -> str:
+    """The teacher (of ``among``, default all) with the highest mean validation SI-SDR."""
     cv = teachers[(teachers["room"] == room) & (teachers["split"] == "cv")]
+    if among is not None:
+        cv = cv[cv["teacher"].isin(among)]
     return str(cv.groupby("teacher")["si_sdr"].mean().idxmax())
 
 
@@ -95,11 +102,12 @@ class Arm:
 
 
 def student_arms(profile: Profile, teachers: pd.DataFrame) -> list[Arm]:
-    """Every student of the study: alpha = 1 per teacher, alpha = 0 for the best, ground truth."""
+    """Every student: alpha = 1 per student teacher, alpha = 0 for the best, ground truth."""
     arms = []
+    names = _student_teachers(profile)
     for room in profile.teachers.rooms:
-        arms += [Arm(room, name, 1.0) for name in profile.teachers.teachers]
-        arms += [Arm(room, best_teacher(teachers, room), 0.0), Arm(room, None, 0.0)]
+        arms += [Arm(room, name, 1.0) for name in names]
+        arms += [Arm(room, best_teacher(teachers, room, names), 0.0), Arm(room, None, 0.0)]
     return arms
 
 
