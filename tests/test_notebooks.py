@@ -20,6 +20,7 @@ EXPECTED_NOTEBOOKS = {
     "04": "alpha sweep (Table 1, top)",
     "05": "ensembles (Table 1, bottom; Fig. 3)",
     "06": "manifold-aware deep clustering",
+    "07": "stronger blind teachers, anechoic and reverberant",
 }
 
 

@@ -9,6 +9,7 @@ from .profiles import (
     ModelConfig,
     Profile,
     SpatialConfig,
+    TeachersConfig,
     TrainConfig,
     config_hash,
     get_profile,
@@ -16,5 +17,5 @@ from .profiles import (
 
 __all__ = [
     "PROFILES", "CurveConfig", "DataConfig", "EvidenceConfig", "Geometry", "ModelConfig",
-    "Profile", "SpatialConfig", "TrainConfig", "config_hash", "get_profile",
+    "Profile", "SpatialConfig", "TeachersConfig", "TrainConfig", "config_hash", "get_profile",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "TrainConfig",
     "CurveConfig",
     "EvidenceConfig",
+    "TeachersConfig",
     "Profile",
     "PROFILES",
     "get_profile",
@@ -213,6 +214,30 @@ class EvidenceConfig:
 
 
 @dataclass(frozen=True)
+class TeachersConfig:
+    """The teacher study (notebook 07): which blind teachers, which rooms, how many mixtures.
+
+    ``n_train / n_valid / n_test`` are the first mixtures of each room's splits (the anechoic
+    and reverberant subsets hold the same mixtures, so the rooms are paired); ``n_iter`` is
+    every BSS teacher's iteration count and ``window_ms`` their STFT window (None: the spatial
+    stage's); ``epochs`` the students' epochs (None: ``train.epochs``, the other studies');
+    ``student_teachers`` the teachers whose labels train a student (None: all of them; the
+    others are measured as teachers only).
+    """
+
+    teachers: tuple[str, ...] = ("ipd-gmm", "auxiva-2ch", "auxiva-4ch", "ilrma-2ch",
+                                 "fastmnmf2-2ch")
+    rooms: tuple[str, ...] = ("anechoic", "reverb")
+    n_train: int = 400
+    n_valid: int = 60
+    n_test: int = 100
+    n_iter: int = 30
+    window_ms: float | None = None
+    epochs: int | None = None
+    student_teachers: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Profile:
     """A named bundle of every setting the pipeline reads.
 
@@ -230,6 +255,7 @@ class Profile:
     description: str = ""
     curves: CurveConfig = field(default_factory=CurveConfig)
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
+    teachers: TeachersConfig = field(default_factory=TeachersConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON-serialisable) of every field."""
@@ -250,6 +276,9 @@ SPATIAL_AS_AUTHORS = SpatialConfig(freq_normalize=True)
 SMALL_SUBSETS = ((2, "anechoic", 8000), (3, "anechoic", 8000), (2, "anechoic", 16000),
                  (3, "anechoic", 16000))
 
+#: The reverberant room of the teacher study (notebook 07), built at the secondary sizes.
+REVERB_SUBSETS = ((2, "reverb", 8000),)
+
 
 def _smoke() -> Profile:
     """Tests and CI: a few dozen mixtures, one-layer networks, one or two epochs."""
@@ -268,7 +297,7 @@ def _smoke() -> Profile:
             utterances_per_speaker=6,
             words_per_utterance=(4, 7),
             geometry=HALF_SIZE_ARRAY,
-            subsets=SMALL_SUBSETS,
+            subsets=SMALL_SUBSETS + REVERB_SUBSETS,
             secondary_sizes=(12, 4, 4),
         ),
         spatial=replace(SPATIAL_AS_AUTHORS, jsd_samples=20_000),
@@ -280,6 +309,8 @@ def _smoke() -> Profile:
                               max_steps=3),
         curves=CurveConfig(snapshot_every_steps=4, n_mixtures=8),
         evidence=EvidenceConfig(seeds=(0, 1000), subset_steps=12),
+        teachers=TeachersConfig(teachers=("ipd-gmm", "auxiva-2ch"), n_train=8, n_valid=4,
+                                n_test=4, n_iter=10, epochs=1),
     )
 
 
@@ -292,7 +323,7 @@ def _laptop() -> Profile:
         data=DataConfig(
             root="data/laptop",
             geometry=HALF_SIZE_ARRAY,
-            subsets=SMALL_SUBSETS,
+            subsets=SMALL_SUBSETS + REVERB_SUBSETS,
             secondary_sizes=(400, 60, 100),
         ),
         spatial=SPATIAL_AS_AUTHORS,
@@ -307,6 +338,10 @@ def _laptop() -> Profile:
         # seeded_alphas: alpha = 2 at one seed keeps run_all.sh in its budget (README)
         evidence=EvidenceConfig(seeds=(0, 1000, 2000), subset_steps=756,
                                 seeded_alphas=(0.0, 0.5, 1.0)),
+        # Students for the three cheapest teachers and 6 epochs: estimated from measured
+        # per-stage costs to keep notebook 07 near 25 min on 2 cores (see the README).
+        teachers=TeachersConfig(n_train=400, n_valid=60, n_test=100, epochs=6,
+                                student_teachers=("ipd-gmm", "auxiva-2ch", "auxiva-4ch")),
     )
 
 
@@ -344,6 +379,7 @@ def _paper() -> Profile:
                               optimizer="rmsprop", early_stop_patience=30, num_workers=4,
                               item_bank=True),
         curves=CurveConfig(snapshot_every_steps=2_500, n_mixtures=200),
+        teachers=TeachersConfig(n_train=20_000, n_valid=5_000, n_test=3_000),
     )
 
 

@@ -92,6 +92,10 @@ class TrainingSet(Dataset):
         spatial targets the "sources" are the spatial masks applied to the mixture.
     jobs : int
         Processes for the spatial stage if it has not run yet.
+    teacher : str, optional
+        With spatial targets: take the pseudo labels and confidence from this registered
+        teacher (:func:`bootsep_lib.studies.teacher_stage.teacher_stage` on the set's
+        mixtures) instead of the spatial stage; its cache entry enters :attr:`tag`.
     memory_mb : float
         Items are computed once and kept in memory up to this many MiB (0: never kept); later
         epochs then skip reading and transforming the audio: 4.4 ms (spatial targets) to
@@ -119,6 +123,7 @@ class TrainingSet(Dataset):
         with_sources: bool = False,
         jobs: int = 1,
         memory_mb: float = 1024.0,
+        teacher: str | None = None,
     ) -> None:
         if targets not in TARGET_KINDS:
             raise ValueError(f"targets must be one of {TARGET_KINDS}, got {targets!r}")
@@ -136,10 +141,15 @@ class TrainingSet(Dataset):
         self._stage_folder: Path | None = None
         self._stage_table = None
         if targets == "spatial":
-            # The label bank is the spatial stage's output: run it here if it has not run yet.
+            # The label bank is the spatial stage's (or the teacher's) output: run it here if
+            # it has not run yet.
             from ..studies.spatial_stage import spatial_stage
+            from ..studies.teacher_stage import teacher_stage
 
-            stage = spatial_stage(profile, split, subset=self.subset, jobs=jobs)
+            stage = (spatial_stage(profile, split, subset=self.subset, jobs=jobs)
+                     if teacher is None else
+                     teacher_stage(profile, split, self.subset, teacher, len(self.ids),
+                                   jobs=jobs))
             self._stage_folder = stage.folder
             self._stage_table = stage.table.set_index("id")
         self._bank: dict[str, np.ndarray] | None = None

@@ -22,6 +22,10 @@ __all__ = [
     "MDC_STFT_SAMPLES",
     "MDC_TABLE1",
     "MDC_TRAINING",
+    "MUSIC_BOOTSTRAP",
+    "TEACHER_ISSUE_ANCHORS",
+    "TEACHER_PAPER_SPATIAL",
+    "TEACHER_PAPER_STUDENT",
     "bootstrap_table1",
 ]
 
@@ -85,3 +89,22 @@ MDC_DATA = "wsj0-2mix / wsj0-3mix, 30 h / 10 h / 5 h"
 MDC_NETWORK = "4 x 600, D = 40"
 MDC_TRAINING = ("RMSprop at 1e-4, batch 32, lr halved after 5 stalls, stopped after 30 "
                 "stalls")
+
+# -- the teacher study (notebook 07) -------------------------------------------------------------
+#: The bootstrapping paper's spatial algorithm (SI-SDR, dB): Table 1 on anechoic mixtures, and
+#: the SDR it reports on reverberant ones (Section 3, why it restricts itself to anechoic data).
+TEACHER_PAPER_SPATIAL = {"anechoic": 4.3, "reverb": 1.1}
+
+#: The paper's bootstrapped student with alpha = 1 (Table 1), anechoic.
+TEACHER_PAPER_STUDENT = {"anechoic": 2.9}
+
+#: Issue 12's first trial (30 laptop test mixtures, stereo mics 1-2, 30 iterations, SI-SDR vs
+#: the reference-mic source images), by room and teacher name of bootsep_lib.spatial.
+TEACHER_ISSUE_ANCHORS = {
+    "anechoic": {"ipd-gmm": 4.2, "auxiva-2ch": 17.2, "ilrma-2ch": 17.1, "fastmnmf2-2ch": 19.4},
+    "reverb": {"ipd-gmm": 1.6, "auxiva-2ch": 2.0, "ilrma-2ch": 1.8, "fastmnmf2-2ch": 2.6},
+}
+
+#: Seetharaman et al. 2020, music bootstrapping (MUSDB18 test SI-SDR, dB): a student ~1 dB above
+#: its primitive teacher.
+MUSIC_BOOTSTRAP = {"teacher": 4.37, "student": 5.32, "ground truth": 7.97}

@@ -9,13 +9,16 @@ Modules, in the order of the method:
   stereo pipeline (STFT -> clustering -> masks -> inverse STFT);
 * :mod:`~bootsep_lib.spatial.confidence` -- the confidence terms and their product (Eq. 4-7);
 * :mod:`~bootsep_lib.spatial.teachers` -- blind teachers (mixture -> soft masks + confidence)
-  by name; the paper's is ``"ipd-gmm"``.
+  by name; the paper's is ``"ipd-gmm"``;
+* :mod:`~bootsep_lib.spatial.bss_teachers` -- AuxIVA, ILRMA and FastMNMF2 teachers from
+  ``pyroomacoustics.bss`` (registered on import).
 
 The names below are re-exported so ``from bootsep_lib.spatial import spatial_clustering`` and
 ``spatial.spatial_clustering`` work; the confidence measures are imported from
 :mod:`bootsep_lib.spatial.confidence`.
 """
 
+from . import bss_teachers  # noqa: F401  (registers the BSS teachers)
 from .clustering import (
     SpatialResult,
     SpatialWarning,

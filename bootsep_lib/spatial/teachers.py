@@ -40,11 +40,15 @@ class TeacherOutput:
         Per-bin confidence in ``[0, 1]`` (a per-mixture confidence is broadcast to every bin).
     degenerate : bool
         True when the teacher could not separate the mixture (then ``confidence`` is 0).
+    images : np.ndarray, shape (sources, samples), optional
+        The separated source images at the reference microphone, for teachers that make
+        signals (the BSS teachers) rather than only masks; scoring only.
     """
 
     masks: np.ndarray
     confidence: np.ndarray
     degenerate: bool = False
+    images: np.ndarray | None = None
 
 
 class Teacher(Protocol):

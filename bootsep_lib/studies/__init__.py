@@ -13,9 +13,11 @@
   the DC / M-DC and Chimera tables.
 * :mod:`.mdc_checks` -- that the M-DC study's shared models really train alike.
 * :mod:`.mdc_cosines` -- embedding geometry of the M-DC study.
+* :mod:`.teacher_stage` -- any registered teacher on a split: scores and label bank.
+* :mod:`.teachers` -- the teacher study (notebook 07): teachers, students, per room.
 """
 
-from . import mdc, mdc_checks, mdc_cosines
+from . import mdc, mdc_checks, mdc_cosines, teacher_stage, teachers
 from .bootstrap import (
     Table1Model,
     alpha_sweep_table,
@@ -45,7 +47,7 @@ __all__ = [
     "Walkthrough", "alpha_sweep_table", "bootstrapped_model", "confidence_threshold",
     "correlations", "ensemble_systems", "ensemble_table", "evaluate_model", "evaluate_models",
     "mdc", "mdc_checks", "mdc_cosines", "pair_channel", "pair_study", "quality_quantity",
-    "run_config",
+    "run_config", "teacher_stage", "teachers",
     "spatial_choices", "spatial_mixture", "spatial_stage", "spatial_stage_shard", "summarize",
     "table1_models",
     "train_many", "train_models", "walkthrough",

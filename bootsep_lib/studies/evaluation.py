@@ -65,6 +65,7 @@ def evaluate_model(
     jobs: int = 1,
     progress: bool = True,
     checkpoint: str | os.PathLike | None = None,
+    limit: int | None = None,
 ) -> pd.DataFrame:
     """Per-mixture scores of a trained model on channel 0 of a split (cached).
 
@@ -88,6 +89,8 @@ def evaluate_model(
     checkpoint : path-like, optional
         Evaluate this checkpoint file instead of ``run_dir/best.pt`` (e.g. ``last.pt``); it is
         part of the cache key.
+    limit : int, optional
+        Only the first ``limit`` mixtures of the split (part of the cache key when given).
 
     Returns
     -------
@@ -101,6 +104,8 @@ def evaluate_model(
     checkpoint = default if checkpoint is None else Path(checkpoint)
     # best.pt keeps the key it always had (no cache is invalidated); another file adds its path
     named = {} if checkpoint == default else {"checkpoint": str(checkpoint.resolve())}
+    if limit is not None:
+        named["limit"] = int(limit)
     key = config_hash({
         "run": run_dir.name, "data": profile.data, "spatial": profile.spatial, "split": split,
         "subset": subset, "head": head, "bss": bss, "stoi": stoi,
@@ -111,6 +116,7 @@ def evaluate_model(
 
     def compute() -> pd.DataFrame:
         n = len(open_split(profile, split, subset=subset, return_sources=False))
+        n = n if limit is None else min(n, int(limit))
         tasks = [(profile, split, subset, str(checkpoint), head, bss, stoi, mixture_baselines,
                   chunk) for chunk in strided(n, max(1, min(jobs, n)))]
         parts = parallel_map(_eval_worker, tasks, jobs=jobs, progress=progress,
