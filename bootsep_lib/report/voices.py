@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config import Profile
 from ..eval.stats import bootstrap_ci, format_ci, paired_scores
 from ..studies.bootstrap import GT_ALL, spatial_name
 from ..studies.voices import VoiceResult, correlation_ci
@@ -29,7 +30,7 @@ from .published import BOOTSTRAP_TABLE1, FIG2_R
 from .tables import write_table
 
 __all__ = ["QUANTITIES", "voices_table", "readable_table", "findings", "unpaired_difference_ci",
-           "write_voices"]
+           "setting_note", "write_voices"]
 
 A0, A1 = spatial_name(0.0), spatial_name(1.0)
 SPATIAL_VS_MIX = "spatial stage - mixture, SI-SDR (tt)"
@@ -151,11 +152,26 @@ def findings(table: pd.DataFrame, results: dict[str, VoiceResult], *, n_boot: in
     return " ".join(sentences)
 
 
+def setting_note(profile: Profile) -> str:
+    """What was run: corpus sizes, speakers, utterances, network and schedule, seeds."""
+    v, m = profile.voices, profile.model
+    return (f"Setting (profile {profile.name!r}): per engine {v.n_train} / {v.n_valid} / "
+            f"{v.n_test} mixtures (tr / cv / tt; 2 speakers, anechoic, 8 kHz), "
+            f"{v.speakers_train} / {v.speakers_valid} / {v.speakers_test} disjoint speakers with "
+            f"{v.utterances_per_speaker} utterances each ({v.words_per_utterance[0]}-"
+            f"{v.words_per_utterance[1]} words); {m.layers}x{m.units} BLSTM, D = "
+            f"{m.embedding_dim}, {v.epochs} epochs, batch {profile.train.batch_size}; one seed "
+            f"per model ({profile.train.seed}). The paper: spatialized wsj0-2mix, 20,000 "
+            "training mixtures, 4x300 BLSTM, 100 epochs.")
+
+
 def write_voices(results: dict[str, VoiceResult], figures: str | os.PathLike, *,
-                 notes: tuple[str, ...] = (), n_boot: int = 10_000) -> tuple[list[Path], str]:
-    """Write ``voices.csv`` (every number) and ``voices.md`` (table + findings + ``notes``)."""
+                 profile: Profile | None = None, n_boot: int = 10_000
+                 ) -> tuple[list[Path], str]:
+    """Write ``voices.csv`` (every number) and ``voices.md`` (table, findings, setting)."""
     table = voices_table(results, n_boot=n_boot)
     text = findings(table, results, n_boot=n_boot)
+    notes = (text,) if profile is None else (text, setting_note(profile))
     files = write_table(table, figures, "voices", readable=readable_table(table),
-                        notes=(text, *notes), index=False)
+                        notes=notes, index=False)
     return files, text
