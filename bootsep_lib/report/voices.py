@@ -2,13 +2,14 @@
 
 :func:`voices_table` turns :func:`bootsep_lib.studies.voices.run_voices`'s results into one
 long table (quantity x engine: mean, 95% CI, n), :func:`findings` writes one paragraph from
-those numbers, :func:`write_voices` writes ``figures/voices.{csv,md}``.  Four findings are
+those numbers, :func:`write_voices` writes ``figures/voices.{csv,md}``.  Five findings are
 checked per engine (each "holds" when its CI lies on the paper's side of 0):
 
 * the spatial stage separates (test SI-SDR above the mixture's, paired over mixtures);
 * its mean confidence predicts its SI-SDR (validation r > 0, CI of r from resampled pairs);
 * alpha = 1 beats alpha = 0 (paired over test mixtures);
-* ground truth beats alpha = 1 (paired).
+* ground truth beats alpha = 1 (paired);
+* the alpha = 1 model beats the unprocessed mixture (paired).
 
 A finding *survives the change of voice* when it holds on every engine.  The spatial SI-SDR
 and r of the two engines are also compared directly (an unpaired bootstrap of the difference).
@@ -37,6 +38,7 @@ SPATIAL_VS_MIX = "spatial stage - mixture, SI-SDR (tt)"
 CONF_R = "confidence r with SI-SDR (cv)"
 A1_VS_A0 = "alpha=1 - alpha=0, SI-SDR (tt)"
 GT_VS_A1 = "ground truth - alpha=1, SI-SDR (tt)"
+A1_VS_MIX = "alpha=1 - mixture, SI-SDR (tt)"
 
 #: Rows of the table, in order, with the paper's value where it has one.
 QUANTITIES: dict[str, float | None] = {
@@ -48,12 +50,14 @@ QUANTITIES: dict[str, float | None] = {
     f"{A1} SI-SDR (tt)": BOOTSTRAP_TABLE1[A1][2],
     A1_VS_A0: BOOTSTRAP_TABLE1[A1][2] - BOOTSTRAP_TABLE1[A0][2],
     GT_VS_A1: BOOTSTRAP_TABLE1[GT_ALL][2] - BOOTSTRAP_TABLE1[A1][2],
+    A1_VS_MIX: None,
 }
 #: The four findings checked on every engine: (row, what it says).
 CHECKS = ((SPATIAL_VS_MIX, "the spatial stage beats the mixture"),
           (CONF_R, "confidence predicts the spatial stage's SI-SDR (r > 0)"),
           (A1_VS_A0, "alpha = 1 beats alpha = 0"),
-          (GT_VS_A1, "ground truth beats alpha = 1"))
+          (GT_VS_A1, "ground truth beats alpha = 1"),
+          (A1_VS_MIX, "the alpha = 1 model beats the unprocessed mixture"))
 
 
 def _spatial_rows(res: VoiceResult, n_boot: int, seed: int) -> dict[str, tuple]:
@@ -78,6 +82,8 @@ def _model_rows(res: VoiceResult, n_boot: int, seed: int) -> dict[str, tuple]:
     for row, (a, b) in ((A1_VS_A0, (A1, A0)), (GT_VS_A1, (GT_ALL, A1))):
         rows[row] = (*paired_scores(res.scores[a], res.scores[b], "si_sdr", n_boot=n_boot,
                                     seed=seed), len(res.scores[a]))
+    gain = res.scores[A1]["si_sdr"] - res.scores[A1]["si_sdr_mix"]  # same mixture, same row
+    rows[A1_VS_MIX] = (*bootstrap_ci(gain, n_boot=n_boot, seed=seed), len(gain))
     return rows
 
 
@@ -102,7 +108,7 @@ def readable_table(table: pd.DataFrame) -> pd.DataFrame:
     digits = {CONF_R: 2}
     cells = table.assign(cell=[
         format_ci(r.mean, r.low, r.high, digits.get(r.quantity, 2),
-                  sign=r.quantity in (SPATIAL_VS_MIX, A1_VS_A0, GT_VS_A1))
+                  sign=r.quantity in (SPATIAL_VS_MIX, A1_VS_A0, GT_VS_A1, A1_VS_MIX))
         for r in table.itertuples()])
     wide = cells.pivot(index="quantity", columns="engine", values="cell")
     wide = wide.loc[list(dict.fromkeys(table["quantity"])), list(dict.fromkeys(table["engine"]))]
