@@ -26,7 +26,13 @@ def _resolve(env: str, default: str | os.PathLike) -> Path:
 
 
 def data_root(configured: str | os.PathLike = "data") -> Path:
-    """Root of the spatialized corpora (``$BOOTSEP_DATA`` or ``<repo>/<configured>``)."""
+    """Root of the spatialized corpora (``$BOOTSEP_DATA`` or ``<repo>/<configured>``).
+
+    An absolute ``configured`` root is used as it is: a study's own corpus (the natural-voice
+    study's, under the profile's root) stays apart from the corpus ``$BOOTSEP_DATA`` names.
+    """
+    if Path(configured).is_absolute():
+        return Path(configured)
     return _resolve("BOOTSEP_DATA", configured)
 
 

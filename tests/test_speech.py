@@ -182,7 +182,8 @@ def test_bad_input_raises() -> None:
         data.synthesize("hello", Speaker("x", "xx-nosuchlang+m1", 50, 50, 175), SR)
     with pytest.raises(ValueError):
         Speaker("x", "en-us+m1", 120, 50, 175)
-    with pytest.raises(CorpusError, match="unknown speech engine 'festival'; known: espeak, flite"):
+    with pytest.raises(CorpusError,
+                       match="unknown speech engine 'festival'; known: espeak, flite, kokoro"):
         data.get_engine("festival")
 
 
@@ -202,7 +203,7 @@ def test_an_engine_is_one_registration(monkeypatch: pytest.MonkeyPatch) -> None:
             t = np.arange(len(text) * 400) / 8000
             return (0.5 * np.sin(2 * np.pi * (100 + speaker.pitch) * t)).astype(np.float32), 8000
 
-    assert data.engine_names() == ("espeak", "flite", "tone")
+    assert data.engine_names() == ("espeak", "flite", "kokoro", "tone")
     speakers = data.make_speakers(3, engine="tone")
     assert [s.id for s in speakers] == ["to000", "to001", "to002"]
     assert [s.voice for s in speakers] == ["low", "high", "low"]

@@ -34,6 +34,7 @@ __all__ = [
     "EvidenceConfig",
     "TeachersConfig",
     "Profile",
+    "VoicesConfig",
     "PROFILES",
     "get_profile",
     "config_hash",
@@ -238,6 +239,34 @@ class TeachersConfig:
 
 
 @dataclass(frozen=True)
+class VoicesConfig:
+    """The natural-voice study (issue 11, item 4): the same study on two speech engines.
+
+    Off (``enabled=False``) in ``laptop``, which cannot hold it within its 90-minute budget;
+    on in ``laptop-voices`` and (tiny) in ``smoke``.  Each engine in ``engines`` gets its own
+    corpus under ``<data root of the profile>/<root>/<engine>`` (2 speakers, anechoic, 8 kHz,
+    the profile's geometry and seed) with these sizes, the spatial stage, and the models of
+    ``profile.model`` trained for ``epochs`` epochs (the rest of ``profile.train``).
+    Kokoro costs about one second of CPU per second of speech, so what sets the build time is
+    the number of distinct utterances, ``(speakers_*) x utterances_per_speaker``, not the
+    number of mixtures.
+    """
+
+    enabled: bool = False
+    engines: tuple[str, ...] = ("kokoro", "espeak")
+    root: str = "voices"
+    n_train: int = 200
+    n_valid: int = 40
+    n_test: int = 100
+    speakers_train: int = 12
+    speakers_valid: int = 4
+    speakers_test: int = 6
+    utterances_per_speaker: int = 5
+    words_per_utterance: tuple[int, int] = (5, 9)
+    epochs: int = 12
+
+
+@dataclass(frozen=True)
 class Profile:
     """A named bundle of every setting the pipeline reads.
 
@@ -256,6 +285,7 @@ class Profile:
     curves: CurveConfig = field(default_factory=CurveConfig)
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     teachers: TeachersConfig = field(default_factory=TeachersConfig)
+    voices: VoicesConfig = field(default_factory=VoicesConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON-serialisable) of every field."""
@@ -383,8 +413,22 @@ def _paper() -> Profile:
     )
 
 
+def _smoke_voices() -> VoicesConfig:
+    """A tiny natural-voice study for tests and CI (about a minute of Kokoro speech)."""
+    return VoicesConfig(enabled=True, n_train=16, n_valid=4, n_test=6, speakers_train=4,
+                        speakers_valid=2, speakers_test=2, utterances_per_speaker=2,
+                        words_per_utterance=(3, 5), epochs=1)
+
+
+def _laptop_voices() -> Profile:
+    """``laptop`` plus the natural-voice study (its own switch: beyond the laptop budget)."""
+    return replace(_laptop(), name="laptop-voices", voices=VoicesConfig(enabled=True),
+                   description="laptop + the natural-voice study (Kokoro vs eSpeak)")
+
+
 def _profiles() -> dict[str, Profile]:
-    return {p.name: p for p in (_smoke(), _laptop(), _paper())}
+    smoke = replace(_smoke(), voices=_smoke_voices())
+    return {p.name: p for p in (smoke, _laptop(), _paper(), _laptop_voices())}
 
 
 PROFILES: dict[str, Profile] = _profiles()

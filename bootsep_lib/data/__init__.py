@@ -3,7 +3,8 @@
 Modules, in the order data flows through them:
 
 - :mod:`.speech` -- speakers and the registry of speech engines (:func:`register_engine`,
-  :func:`get_engine`); :mod:`.espeak` (default) and :mod:`.flite` register themselves here.
+  :func:`get_engine`); :mod:`.espeak` (default), :mod:`.flite` and :mod:`.kokoro` (natural
+  voices, optional wheels) register themselves here.
   Adding an engine = one module with a decorated class + one import line below.
 - :mod:`.text` -- the word list and random sentences.
 - :mod:`.rooms` -- scenes: rooms, 8-mic arrays, speaker positions; array geometry helpers.
@@ -20,6 +21,7 @@ from .acoustics import draw_levels, mix_sources, simulate
 from .build import build_all, build_subset, spatialize_folder
 from .espeak import EspeakEngine
 from .flite import FliteEngine
+from .kokoro import KokoroEngine
 from .layout import (
     COMPLETE,
     CONDITIONS,
@@ -65,7 +67,7 @@ __all__ = [
     # build
     "build_all", "build_subset", "spatialize_folder",
     # engines
-    "EspeakEngine", "FliteEngine",
+    "EspeakEngine", "FliteEngine", "KokoroEngine",
     # layout
     "COMPLETE", "CONDITIONS", "JSON_COLUMNS", "METADATA", "SIDECARS", "SPLITS", "split_dir",
     "split_status", "subset_dir",
