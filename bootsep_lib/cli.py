@@ -241,14 +241,69 @@ def _train(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- separate
 
 
+def _separate_model(args: argparse.Namespace):
+    """``(model, run, card or None)`` of ``--model NAME`` or ``--checkpoint`` (a card beside a
+    checkpoint file, ``<stem>.json``, is used when there is one)."""
+    from .models import load_model
+    from .shipped import find_model, read_card
+
+    card = None
+    if args.model is not None:
+        checkpoint, card = find_model(args.model)
+    else:
+        checkpoint = args.checkpoint
+        beside = checkpoint.with_suffix(".json")
+        if checkpoint.suffix == ".pt" and beside.is_file():
+            card = read_card(beside)
+    model, run = load_model(checkpoint, args.device)
+    return model, run, card
+
+
+def _print_system(output, card, threshold) -> None:
+    """The spatial stage's confidence and the ensemble's decision, or that the input is mono."""
+    if output.spatial is None:
+        print("mono input: the single-channel network alone (no spatial stage, no ensemble)")
+        return
+    ref, other = (c + 1 for c in output.pair)
+    print(f"spatial stage on channels {ref},{other}: mean confidence {output.confidence:.4f}")
+    if threshold is None:
+        print("no confidence threshold (no model card; pass --threshold): ensemble not written")
+        return
+    source = "--threshold" if card is None or threshold != card["confidence_threshold"] else (
+        f"model card {card['name']}")
+    chosen = "spatial" if output.chose_spatial else "network"
+    relation = "above" if output.chose_spatial else "not above"
+    print(f"ensemble: confidence {output.confidence:.4f} is {relation} the threshold "
+          f"{threshold:.4f} ({source}): it takes the {chosen} estimates")
+
+
 def _separate(args: argparse.Namespace) -> int:
-    from .separate import separate_file
+    from .ensemble import separate_recording_file
 
     _check_device(args.device)
     try:
-        written = separate_file(args.input, args.checkpoint, args.out, head=args.head,
-                                device=args.device)
+        model, run, card = _separate_model(args)
+        spatial_cfg = get_profile(card["profile"] if card else args.profile).spatial
+        threshold = args.threshold if args.threshold is not None else (
+            card["confidence_threshold"] if card else None)
+        output, written = separate_recording_file(
+            args.input, model, run, args.out, spatial_cfg, pair=args.pair, threshold=threshold,
+            resample_input=args.resample, head=args.head, device=args.device,
+            seed=get_profile(card["profile"] if card else args.profile).data.seed)
     except ValueError as exc:  # AudioError, unreadable / mismatched checkpoint, wrong head
+        raise UsageError(str(exc)) from exc
+    _print_system(output, card, threshold)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _export_models(args: argparse.Namespace) -> int:
+    from .shipped.export import export_models
+
+    try:
+        written = export_models(get_profile(args.profile), args.out, jobs=args.jobs)
+    except FileNotFoundError as exc:
         raise UsageError(str(exc)) from exc
     for path in written:
         print(path)
@@ -332,6 +387,11 @@ def _run_all(args: argparse.Namespace) -> int:
         select_notebooks(paths.repo_root() / "notebooks", args.only)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    if args.pretrained:
+        from .shipped.pretrained import install_shipped
+
+        install_shipped(paths.models_dir(), paths.cache_dir(),
+                        log=lambda line: print(f"[run_all] {line}", file=sys.stderr))
     return main_run_all(get_profile(args.profile), args.jobs, args.only)
 
 
@@ -341,6 +401,7 @@ COMMANDS = {
     "separate": _separate,
     "evaluate": _evaluate,
     "run-all": _run_all,
+    "export-models": _export_models,
 }
 
 
