@@ -28,6 +28,10 @@ __all__ = ["NotebookRun", "find_notebooks", "run_notebooks", "select_notebooks",
            "write_manifest"]
 
 
+#: The matplotlib backend of the kernels papermill starts.
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
 @dataclass
 class NotebookRun:
     """Outcome of one executed notebook."""
@@ -162,25 +166,35 @@ def run_notebooks(
     figures.mkdir(parents=True, exist_ok=True)
 
     parameters = {"profile": profile.name, "jobs": int(jobs), "figures_dir": str(figures)}
+    # Figures inline in the executed copies (the kernel inherits the environment; run_all.sh sets
+    # MPLBACKEND=Agg, under which a notebook shows no figure), so rendered copies show them.
+    previous = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
     runs: list[NotebookRun] = []
-    for nb in find_notebooks(notebooks_dir, only):
-        out = output_dir / nb.name
-        log(f"running {nb.name} (profile {profile.name}) -> {out}")
-        start = time.perf_counter()
-        try:
-            papermill.execute_notebook(str(nb), str(out), parameters=parameters,
-                                       kernel_name="python3", cwd=str(notebooks_dir),
-                                       progress_bar=False)
-        except Exception as exc:  # papermill raises PapermillExecutionError with the cell
-            seconds = time.perf_counter() - start
-            runs.append(NotebookRun(nb.name[:2], nb, out, seconds, ok=False))
-            _summary(runs, figures, log)
-            msg = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-            raise SystemExit(
-                f"notebook {nb.name} failed after {seconds:.0f} s (executed copy: {out})\n{msg}"
-            ) from exc
-        runs.append(NotebookRun(nb.name[:2], nb, out, time.perf_counter() - start, ok=True))
-        write_manifest(figures, profile, runs[-1:])  # now, so an interrupted run keeps it
+    try:
+        for nb in find_notebooks(notebooks_dir, only):
+            out = output_dir / nb.name
+            log(f"running {nb.name} (profile {profile.name}) -> {out}")
+            start = time.perf_counter()
+            try:
+                papermill.execute_notebook(str(nb), str(out), parameters=parameters,
+                                           kernel_name="python3", cwd=str(notebooks_dir),
+                                           progress_bar=False)
+            except Exception as exc:  # papermill raises PapermillExecutionError with the cell
+                seconds = time.perf_counter() - start
+                runs.append(NotebookRun(nb.name[:2], nb, out, seconds, ok=False))
+                _summary(runs, figures, log)
+                msg = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+                raise SystemExit(
+                    f"notebook {nb.name} failed after {seconds:.0f} s (executed copy: {out})\n{msg}"
+                ) from exc
+            runs.append(NotebookRun(nb.name[:2], nb, out, time.perf_counter() - start, ok=True))
+            write_manifest(figures, profile, runs[-1:])  # now, so an interrupted run keeps it
+    finally:
+        if previous is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = previous
     _summary(runs, figures, log)
     return runs
 

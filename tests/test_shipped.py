@@ -53,7 +53,8 @@ def shipped(tmp_path_factory, smoke_data):
     out = tmp_path_factory.mktemp("models")
     figures = tmp_path_factory.mktemp("figures")
     (figures / "manifest.json").write_text(json.dumps(
-        {"notebooks": {"04_alpha_sweep": {"git_commit": "abc1234"}}}))
+        {"notebooks": {"04_alpha_sweep": {"git_commit": "abc1234", "profile": "smoke"},
+                   "06_mdc": {"git_commit": "fff0000", "profile": "laptop"}}}))
     written = export_models(SMOKE, out, figures=figures, jobs=2)
     return out, written, jobs
 

@@ -160,6 +160,7 @@ def render_notebook(
         cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
         cell.pop("id", None)
         if cell.cell_type == "code":
+            cell.source = scrub_text(cell.source, replace)  # papermill's injected parameters
             cell.execution_count = None
             sink = _AudioSink(f"{stem}_c{index:02d}", audio_dir, link)
             outs = [_output(o, replace, sink) for o in cell.get("outputs", [])]

@@ -31,6 +31,10 @@ CARD_FIELDS = (
 )
 
 
+#: Score columns a card reports (when the evaluation has them), in this order.
+CARD_METRICS = ("si_sdr", "si_sdri", "si_sir", "si_sar", "sdr", "sir", "sar", "stoi")
+
+
 class ModelNotFound(ValueError):
     """No shipped model of that name (the message lists those there are)."""
 
@@ -77,7 +81,9 @@ def find_model(name: str, folder: str | os.PathLike | None = None
 
 def _score_lines(card: dict[str, Any]) -> list[str]:
     lines = ["| metric | mean | 95% CI |", "|---|---|---|"]
-    for metric, s in card["test_scores"].items():
+    scores = card["test_scores"]
+    for metric in sorted(scores, key=lambda m: (CARD_METRICS + (m,)).index(m)):
+        s = scores[metric]
         unit = "" if metric.startswith("stoi") else " dB"
         lines.append(f"| {metric} | {s['mean']:.2f}{unit} | [{s['low']:.2f}, {s['high']:.2f}] |")
     return lines

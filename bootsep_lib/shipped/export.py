@@ -32,7 +32,7 @@ from ..studies.evaluation import evaluate_model, summarize
 from ..studies.spatial_stage import spatial_stage
 from ..studies.training import ModelJob
 from ..util import atomic_write_text
-from .cards import CARD_FORMAT, render_card
+from .cards import CARD_FORMAT, CARD_METRICS, render_card
 
 __all__ = ["HALF_LIMIT_DB", "ShippedSpec", "SHIPPED", "precision_check", "export_models",
            "shipped_job"]
@@ -40,8 +40,6 @@ __all__ = ["HALF_LIMIT_DB", "ShippedSpec", "SHIPPED", "precision_check", "export
 #: float16 weights are shipped only if they move the mean test SI-SDR by at most this (dB).
 HALF_LIMIT_DB = 0.05
 
-#: Score columns a card reports, when the evaluation has them.
-CARD_METRICS = ("si_sdr", "si_sdri", "si_sir", "si_sar", "sdr", "sir", "sar", "stoi")
 
 
 @dataclass(frozen=True)
@@ -136,14 +134,15 @@ def _scores(table: pd.DataFrame, seed: int) -> dict[str, dict[str, float]]:
                 "high": float(row[f"{c}_high"])} for c in columns}
 
 
-def _trained_commit(figures: Path) -> str:
-    """The commit recorded by the run that wrote the tables (``figures/manifest.json``)."""
+def _trained_commit(figures: Path, profile: Profile) -> str:
+    """The commit(s) that ``profile``'s run recorded in ``figures/manifest.json``."""
     manifest = figures / "manifest.json"
     if not manifest.exists():
         return "unknown"
     commits = {e.get("git_commit", "unknown")
-               for e in json.loads(manifest.read_text()).get("notebooks", {}).values()}
-    return ", ".join(sorted(commits))
+               for e in json.loads(manifest.read_text()).get("notebooks", {}).values()
+               if e.get("profile") == profile.name}
+    return ", ".join(sorted(commits)) or "unknown"
 
 
 def _card(spec: ShippedSpec, profile: Profile, job: ModelJob, subset: Subset, run_dir: Path,
@@ -162,7 +161,7 @@ def _card(spec: ShippedSpec, profile: Profile, job: ModelJob, subset: Subset, ru
         "steps": int(done["steps"]), "epochs": int(done["epochs"]),
         "stop_reason": done.get("stop_reason", ""),
         "best_valid_loss": float(done["best_valid_loss"]),
-        "history": json.loads(history.to_json(orient="list")),
+        "history": {c: history[c].tolist() for c in history.columns},
         "sample_rate": subset.sample_rate, "n_sources": subset.n_speakers, "table": spec.table,
         "spatial": dataclasses.asdict(profile.spatial),
         "retrain": spec.retrain.format(profile=profile.name), **extra,
@@ -193,7 +192,8 @@ def _export_one(spec: ShippedSpec, profile: Profile, out_dir: Path, cache: Path,
     threshold = bootstrap.confidence_threshold(
         spatial_stage(profile, "cv", subset=subset, jobs=jobs, progress=False).table)
     card = _card(spec, profile, job, subset, run_dir, {
-        "commit": _trained_commit(figures), "test_scores": _scores(full, profile.train.seed),
+        "commit": _trained_commit(figures, profile),
+        "test_scores": _scores(full, profile.train.seed),
         "n_test": len(full), "confidence_threshold": threshold, "precision": precision,
     })
     torch.save(_shipped_checkpoint(run_dir, dtype, name), out_dir / f"{name}.pt")
