@@ -6,6 +6,7 @@
 #   ./run_all.sh --setup-only                                            # just the environment
 #   ./run_all.sh --pretrained [...]   use the shipped models (models/) where their config id matches
 #   ./run_all.sh --tests --browser [pytest args...]   also the JupyterLab check in headless Chromium
+#   ./run_all.sh --export-models [...]   after the notebooks, write models/<profile>-*.{pt,json,md}
 #
 # Environment: an already active conda env that has bootsep installed (from environment.yml)
 # is used as is; otherwise a .venv/ at the repository root is created with python3 -m venv + pip.
@@ -36,7 +37,8 @@ while [ $# -gt 0 ]; do
       pytest_args=("$@"); break ;;
     --setup-only) mode=setup; shift ;;
     --pretrained) pretrained=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --export-models) export_models=1; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -112,3 +114,7 @@ only_args=()
 "$PY" -m bootsep_lib.cli run-all --profile "$profile" --jobs "$jobs" "${only_args[@]}"
 # The executed notebooks, stripped of machine paths and timings, into notebooks/rendered/.
 "$PY" tools/render_notebooks.py --profile "$profile"
+# The shipped models and their cards, from this run's cache and tables (only when asked).
+if [ "${export_models:-0}" = 1 ]; then
+  "$PY" -m bootsep_lib.cli export-models --profile "$profile" --jobs "$jobs"
+fi
