@@ -278,17 +278,19 @@ def _print_system(output, card, threshold) -> None:
 
 
 def _separate(args: argparse.Namespace) -> int:
+    from .dsp import read_audio
     from .ensemble import separate_recording_file
 
     _check_device(args.device)
     try:
+        audio = read_audio(args.input)  # an unreadable input fails before the model loads
         model, run, card = _separate_model(args)
         spatial_cfg = get_profile(card["profile"] if card else args.profile).spatial
         threshold = args.threshold if args.threshold is not None else (
             card["confidence_threshold"] if card else None)
         output, written = separate_recording_file(
             args.input, model, run, args.out, spatial_cfg, pair=args.pair, threshold=threshold,
-            resample_input=args.resample, head=args.head, device=args.device,
+            resample_input=args.resample, head=args.head, device=args.device, audio=audio,
             seed=get_profile(card["profile"] if card else args.profile).data.seed)
     except ValueError as exc:  # AudioError, unreadable / mismatched checkpoint, wrong head
         raise UsageError(str(exc)) from exc

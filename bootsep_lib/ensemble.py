@@ -165,16 +165,16 @@ def separate_recording(
     return SystemOutput(network, spatial_est, ensemble, conf, threshold, pair)
 
 
-def _read_input(path: Path, model: nn.Module, resample_input: bool) -> tuple[np.ndarray, int]:
-    """The recording as ``(channels, samples)`` at the network's rate (or a clear error)."""
-    audio, rate = read_audio(path)
+def _at_model_rate(path: Path, audio: np.ndarray, rate: int, model: nn.Module,
+                   resample_input: bool) -> tuple[np.ndarray, int]:
+    """The recording ``(channels, samples)`` at the network's rate (or a clear error)."""
     trained = (getattr(model, "signal", None) or {}).get("sample_rate")
-    if trained is not None and rate != int(trained):
-        if not resample_input:
-            raise AudioError(f"{path}: recorded at {rate} Hz, the model works at {trained} Hz: "
-                             f"pass --resample to resample it to {trained} Hz")
+    if trained is not None and rate != int(trained) and resample_input:
         audio, rate = resample(audio, rate, int(trained)).astype(np.float32), int(trained)
-    check_sample_rate(model, rate, source=path)
+    try:
+        check_sample_rate(model, rate, source=path)  # names both rates and the STFT
+    except ValueError as exc:
+        raise AudioError(f"{exc} (or pass --resample to resample it to {trained} Hz)") from exc
     return audio, rate
 
 
@@ -191,6 +191,7 @@ def separate_recording_file(
     head: str = "dc",
     seed: int = 0,
     device: str | torch.device | None = None,
+    audio: tuple[np.ndarray, int] | None = None,
 ) -> tuple[SystemOutput, list[Path]]:
     """:func:`separate_recording` on a WAV file; writes every estimate, or none.
 
@@ -209,6 +210,9 @@ def separate_recording_file(
         1-based channels, e.g. ``"1,2"`` (default: channels 1 and 2).
     resample_input : bool
         Resample to the network's rate (soxr) instead of failing on another rate.
+    audio : (np.ndarray, int), optional
+        The file's samples ``(channels, samples)`` and rate, when already read
+        (:func:`bootsep_lib.dsp.read_audio`).
 
     Returns
     -------
@@ -222,7 +226,7 @@ def separate_recording_file(
         channel numbers (:class:`~bootsep_lib.dsp.AudioError` is a ``ValueError``).
     """
     in_path = Path(in_path)
-    audio, rate = _read_input(in_path, model, resample_input)
+    audio, rate = _at_model_rate(in_path, *(audio or read_audio(in_path)), model, resample_input)
     if audio.shape[0] == 1 and pair is not None:
         raise ValueError(f"{in_path}: --pair {pair} needs a stereo or multichannel recording; "
                          "this one has 1 channel")

@@ -237,3 +237,23 @@ def test_shipped_model_reproduces_its_cards_test_scores(name, tmp_path):
     assert len(table) == card["n_test"]
     tolerance = card["precision"]["limit_db"] + 1e-6
     assert abs(table["si_sdr"].mean() - card["test_scores"]["si_sdr"]["mean"]) <= tolerance
+
+
+@pytest.mark.slow
+def test_run_all_pretrained_installs_before_the_notebooks(shipped, tmp_path, monkeypatch):
+    out, _, jobs = shipped
+    monkeypatch.setenv("BOOTSEP_MODELS", str(out))
+    monkeypatch.setenv("BOOTSEP_CACHE", str(tmp_path / "cache"))
+    seen = []
+
+    def fake_run_all(profile, n_jobs, only):  # what the notebooks would find in the cache
+        seen.extend((tmp_path / "cache" / "models" / j.run.run_id / "done").exists()
+                    for j in jobs)
+        return 0
+
+    import bootsep_lib.runall as runall
+
+    monkeypatch.setattr(runall, "main_run_all", fake_run_all)
+    assert cli.main(["run-all", "--profile", "smoke", "--only", "05", "--pretrained"]) == 0
+    assert seen == [True, True, True]
+    assert cli.main(["run-all", "--profile", "smoke", "--only", "05"]) == 0  # no flag: no install
