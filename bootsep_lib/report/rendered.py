@@ -5,7 +5,8 @@ into the copy committed under ``notebooks/rendered/``, so that a reader on GitHu
 figure, table and generated finding without running anything, and a rerun's diff shows only
 what changed in the results:
 
-* kept: markdown, code, text / HTML / Markdown / LaTeX outputs, PNG figures, errors;
+* kept: markdown, code, text / HTML / Markdown / LaTeX outputs, PNG figures (re-encoded with
+  a 256-colour palette, :func:`small_png`), errors;
 * dropped: papermill's and the kernel's metadata (timings, paths, versions), execution counts,
   stderr streams (progress bars, warnings), widget views (tqdm bars, the slider: their state is
   not saved) -- their plain-text fallback is kept;
@@ -33,7 +34,7 @@ import nbformat
 
 from .. import paths
 
-__all__ = ["machine_paths", "render_notebook", "scrub_text", "ABSOLUTE_PATH"]
+__all__ = ["machine_paths", "render_notebook", "scrub_text", "small_png", "ABSOLUTE_PATH"]
 
 #: What an absolute path of a machine looks like in text (used by the tests and the scrubber).
 ABSOLUTE_PATH = re.compile(r"(?<![\w.<])/(?:home|root|tmp|work|Users|var|mnt|opt|srv)/[^\s'\"<>]*")
@@ -62,6 +63,20 @@ def scrub_text(text: str, replace: Mapping[str, str]) -> str:
         if path and path != "/":
             text = text.replace(path, name)
     return ABSOLUTE_PATH.sub("<path>", text)
+
+
+def small_png(data: str) -> str:
+    """A base64 PNG re-encoded with a 256-colour palette (about 2.4x fewer bytes, measured on
+    notebook 01's figures; deterministic, so a rerun with the same figure gives the same text)."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(base64.b64decode(data))) as img:
+        small = img.convert("RGB").quantize(colors=256)
+    out = io.BytesIO()
+    small.save(out, format="png", optimize=True)
+    return base64.b64encode(out.getvalue()).decode("ascii")
 
 
 class _AudioSink:
@@ -97,6 +112,8 @@ def _display_data(raw: dict, replace: Mapping[str, str], audio: _AudioSink) -> d
             text = audio(text)
         if mime.startswith("text/"):
             text = scrub_text(text, replace)
+        elif mime == "image/png":
+            text = small_png(text)
         data[mime] = text
     return data
 
