@@ -241,75 +241,23 @@ def _train(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- separate
 
 
-def _separate_model(args: argparse.Namespace):
-    """``(model, run, card or None)`` of ``--model NAME`` or ``--checkpoint`` (a card beside a
-    checkpoint file, ``<stem>.json``, is used when there is one)."""
-    from .models import load_model
-    from .shipped import find_model, read_card
-
-    card = None
-    if args.model is not None:
-        checkpoint, card = find_model(args.model)
-    else:
-        checkpoint = args.checkpoint
-        beside = checkpoint.with_suffix(".json")
-        if checkpoint.suffix == ".pt" and beside.is_file():
-            card = read_card(beside)
-    model, run = load_model(checkpoint, args.device)
-    return model, run, card
-
-
-def _print_system(output, card, threshold) -> None:
-    """The spatial stage's confidence and the ensemble's decision, or that the input is mono."""
-    if output.spatial is None:
-        print("mono input: the single-channel network alone (no spatial stage, no ensemble)")
-        return
-    ref, other = (c + 1 for c in output.pair)
-    print(f"spatial stage on channels {ref},{other}: mean confidence {output.confidence:.4f}")
-    if threshold is None:
-        print("no confidence threshold (no model card; pass --threshold): ensemble not written")
-        return
-    source = "--threshold" if card is None or threshold != card["confidence_threshold"] else (
-        f"model card {card['name']}")
-    chosen = "spatial" if output.chose_spatial else "network"
-    relation = "above" if output.chose_spatial else "not above"
-    print(f"ensemble: confidence {output.confidence:.4f} is {relation} the threshold "
-          f"{threshold:.4f} ({source}): it takes the {chosen} estimates")
-
-
 def _separate(args: argparse.Namespace) -> int:
-    from .dsp import read_audio
-    from .ensemble import separate_recording_file
+    from .cli_models import separate_command
 
     _check_device(args.device)
     try:
-        audio = read_audio(args.input)  # an unreadable input fails before the model loads
-        model, run, card = _separate_model(args)
-        spatial_cfg = get_profile(card["profile"] if card else args.profile).spatial
-        threshold = args.threshold if args.threshold is not None else (
-            card["confidence_threshold"] if card else None)
-        output, written = separate_recording_file(
-            args.input, model, run, args.out, spatial_cfg, pair=args.pair, threshold=threshold,
-            resample_input=args.resample, head=args.head, device=args.device, audio=audio,
-            seed=get_profile(card["profile"] if card else args.profile).data.seed)
+        return separate_command(args)
     except ValueError as exc:  # AudioError, unreadable / mismatched checkpoint, wrong head
         raise UsageError(str(exc)) from exc
-    _print_system(output, card, threshold)
-    for path in written:
-        print(path)
-    return 0
 
 
 def _export_models(args: argparse.Namespace) -> int:
-    from .shipped.export import export_models
+    from .cli_models import export_command
 
     try:
-        written = export_models(get_profile(args.profile), args.out, jobs=args.jobs)
-    except FileNotFoundError as exc:
+        return export_command(args)
+    except FileNotFoundError as exc:  # a model the run has not cached
         raise UsageError(str(exc)) from exc
-    for path in written:
-        print(path)
-    return 0
 
 
 # --------------------------------------------------------------------------- evaluate
