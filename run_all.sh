@@ -4,6 +4,9 @@
 #   ./run_all.sh [--profile smoke|laptop|paper] [--only 04] [--jobs N]   # the main job
 #   ./run_all.sh --tests [pytest args...]                                # the test suite
 #   ./run_all.sh --setup-only                                            # just the environment
+#   ./run_all.sh --pretrained [...]   use the shipped models (models/) where their config id matches
+#   ./run_all.sh --tests --browser [pytest args...]   also the JupyterLab check in headless Chromium
+#   ./run_all.sh --export-models [...]   after the notebooks, write models/<profile>-*.{pt,json,md}
 #
 # Environment: an already active conda env that has bootsep installed (from environment.yml)
 # is used as is; otherwise a .venv/ at the repository root is created with python3 -m venv + pip.
@@ -29,9 +32,13 @@ while [ $# -gt 0 ]; do
     --only=*) only="${1#*=}"; only_given=1; shift ;;
     --jobs) jobs="$2"; shift 2 ;;
     --jobs=*) jobs="${1#*=}"; shift ;;
-    --tests) mode=tests; shift; pytest_args=("$@"); break ;;
+    --tests) mode=tests; shift
+      if [ "${1-}" = --browser ]; then export BOOTSEP_BROWSER=1; shift; fi
+      pytest_args=("$@"); break ;;
     --setup-only) mode=setup; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --pretrained) pretrained=1; shift ;;
+    --export-models) export_models=1; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -103,4 +110,11 @@ esac
 # ---------------------------------------------------------------- data, then notebooks
 only_args=()
 [ -n "$only" ] && only_args=(--only "$only")
-exec "$PY" -m bootsep_lib.cli run-all --profile "$profile" --jobs "$jobs" "${only_args[@]}"
+[ "${pretrained:-0}" = 1 ] && only_args+=(--pretrained)
+"$PY" -m bootsep_lib.cli run-all --profile "$profile" --jobs "$jobs" "${only_args[@]}"
+# The executed notebooks, stripped of machine paths and timings, into notebooks/rendered/.
+"$PY" tools/render_notebooks.py --profile "$profile"
+# The shipped models and their cards, from this run's cache and tables (only when asked).
+if [ "${export_models:-0}" = 1 ]; then
+  "$PY" -m bootsep_lib.cli export-models --profile "$profile" --jobs "$jobs"
+fi

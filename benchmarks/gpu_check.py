@@ -249,9 +249,10 @@ def step_separate(opts: argparse.Namespace, work: Path, timeout: float) -> str:
     dev = "cuda" if _cuda(opts) else "cpu"
     out = _run(_cli("separate", str(mix), "--checkpoint", marker.read_text().strip(),
                     "--out", str(work / "separated"), "--device", dev), work, timeout)
-    written = [Path(p) for p in out.split()]
-    if len(written) != 2 or not all(p.stat().st_size > 0 for p in written):
-        raise RuntimeError(f"expected 2 non-empty WAVs, got {written}")
+    # mono: the network's 2 estimates; multichannel (no model card): spatial + network, 4
+    written = [Path(line) for line in out.splitlines() if line.endswith(".wav")]
+    if len(written) not in (2, 4) or not all(p.stat().st_size > 0 for p in written):
+        raise RuntimeError(f"expected 2 or 4 non-empty WAVs, got {written}")
     return f"device={dev} input={mix.name} outputs={len(written)}"
 
 

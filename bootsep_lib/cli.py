@@ -243,17 +243,22 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _separate(args: argparse.Namespace) -> int:
-    from .separate import separate_file
+    from .cli_models import separate_command
 
     _check_device(args.device)
     try:
-        written = separate_file(args.input, args.checkpoint, args.out, head=args.head,
-                                device=args.device)
+        return separate_command(args)
     except ValueError as exc:  # AudioError, unreadable / mismatched checkpoint, wrong head
         raise UsageError(str(exc)) from exc
-    for path in written:
-        print(path)
-    return 0
+
+
+def _export_models(args: argparse.Namespace) -> int:
+    from .cli_models import export_command
+
+    try:
+        return export_command(args)
+    except FileNotFoundError as exc:  # a model the run has not cached
+        raise UsageError(str(exc)) from exc
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -333,6 +338,11 @@ def _run_all(args: argparse.Namespace) -> int:
         select_notebooks(paths.repo_root() / "notebooks", args.only)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    if args.pretrained:
+        from .shipped.pretrained import install_shipped
+
+        install_shipped(paths.models_dir(), paths.cache_dir(),
+                        log=lambda line: print(f"[run_all] {line}", file=sys.stderr))
     return main_run_all(get_profile(args.profile), args.jobs, args.only)
 
 
@@ -342,6 +352,7 @@ COMMANDS = {
     "separate": _separate,
     "evaluate": _evaluate,
     "run-all": _run_all,
+    "export-models": _export_models,
 }
 
 

@@ -106,16 +106,52 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_separate(sub: argparse._SubParsersAction) -> None:
-    """``bootsep separate``: a WAV file through a trained model."""
-    p = sub.add_parser("separate", help="separate a WAV file with a trained model",
-                       description="Separate channel 1 of IN.wav into OUT/<stem>_s1.wav, ...")
+    """``bootsep separate``: a recording through a shipped or trained model (and, for stereo or
+    multichannel input, the paper's spatial stage and confidence ensemble)."""
+    p = sub.add_parser(
+        "separate", help="separate a recording with a shipped or trained model",
+        description="Separate IN.wav.  Mono input: the single-channel network alone, into "
+        "OUT/<stem>_s1.wav, ...  Stereo or multichannel input: the paper's system -- the "
+        "spatial stage on the channels of --pair (its mean confidence is printed), the network "
+        "on the first of them, and the confidence ensemble (spatial where the confidence is "
+        "above the model card's threshold, else the network), into OUT/<stem>_spatial_s1.wav, "
+        "<stem>_network_s1.wav and <stem>_ensemble_s1.wav, ...",
+        epilog="example:\n  bootsep separate --model laptop-alpha1 recording.wav --out sep/\n"
+        "  bootsep separate --model laptop-alpha1 array.wav --pair 1,3 --resample --out sep/\n"
+        "shipped models: see models/*.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("input", type=Path, metavar="IN.wav", help="mono or multichannel audio")
-    p.add_argument("--checkpoint", type=Path, required=True,
-                   help="best.pt / last.pt, or a run folder")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", default=None, metavar="NAME",
+                       help="a shipped model by name (models/NAME.pt and its card)")
+    which.add_argument("--checkpoint", type=Path, default=None,
+                       help="best.pt / last.pt, or a run folder")
     p.add_argument("--out", type=Path, required=True, help="output folder (created)")
     p.add_argument("--head", choices=HEAD_CHOICES, default="dc",
                    help="dc: K-means on the embeddings; mi: Chimera's mask head (default: dc)")
     p.add_argument("--device", choices=DEVICE_CHOICES, default=None)
+    p.add_argument("--pair", default=None, metavar="I,J",
+                   help="1-based channels of the spatial stage, reference first (default 1,2)")
+    p.add_argument("--resample", action="store_true",
+                   help="resample the input to the model's rate (default: refuse another rate)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="confidence threshold of the ensemble (default: the model card's)")
+    p.add_argument("--profile", default="laptop", choices=sorted(PROFILES),
+                   help="spatial-stage settings for a --checkpoint without a model card "
+                   "(default: laptop)")
+
+
+def _add_export_models(sub: argparse._SubParsersAction) -> None:
+    """``bootsep export-models``: the cached models behind the tables, with model cards."""
+    p = sub.add_parser(
+        "export-models", help="write the shipped models and their cards from a run's cache",
+        description="Write <profile>-alpha1, <profile>-groundtruth and <profile>-mdc-2spk8k "
+        "(.pt, .json model card, .md) from the models a ./run_all.sh run cached, scored on the "
+        "test split; float16 weights only where they move the mean test SI-SDR by <= 0.05 dB.")
+    _add_profile(p)
+    p.add_argument("--out", type=Path, default=None, help="default: <repo>/models")
+    p.add_argument("--jobs", type=_positive_int, default=_jobs_default())
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -139,12 +175,29 @@ def _add_run_all(sub: argparse._SubParsersAction) -> None:
     _add_profile(p)
     p.add_argument("--jobs", type=_positive_int, default=_jobs_default())
     p.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 04")
+    p.add_argument("--pretrained", action="store_true",
+                   help="use the shipped models (models/) where their config id matches "
+                   "instead of training them")
+
+
+def _version() -> str:
+    """The installed package's version (its metadata), else :data:`bootsep_lib.__version__`."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bootsep")
+    except PackageNotFoundError:
+        from . import __version__
+
+        return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``bootsep`` parser: one subparser per command of :data:`bootsep_lib.cli.COMMANDS`."""
     parser = argparse.ArgumentParser(prog="bootsep", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"bootsep {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_make_data, _add_train, _add_separate, _add_evaluate, _add_run_all):
+    for add in (_add_make_data, _add_train, _add_separate, _add_evaluate, _add_run_all,
+                _add_export_models):
         add(sub)
     return parser

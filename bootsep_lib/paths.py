@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["repo_root", "data_root", "cache_dir", "outputs_dir", "figures_dir"]
+__all__ = ["repo_root", "data_root", "cache_dir", "outputs_dir", "figures_dir", "models_dir"]
 
 
 def repo_root() -> Path:
@@ -49,3 +49,8 @@ def outputs_dir() -> Path:
 def figures_dir() -> Path:
     """Committed tables and figures (``<repo>/figures``)."""
     return repo_root() / "figures"
+
+
+def models_dir() -> Path:
+    """The shipped models and their cards (``$BOOTSEP_MODELS`` or ``<repo>/models``)."""
+    return _resolve("BOOTSEP_MODELS", "models")

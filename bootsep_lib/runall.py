@@ -15,6 +15,7 @@ import platform
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,6 +27,40 @@ from .util import atomic_write_text
 
 __all__ = ["NotebookRun", "find_notebooks", "run_notebooks", "select_notebooks",
            "write_manifest"]
+
+
+#: Startup code of papermill's kernels: every figure still open at the end of a cell is shown
+#: as a PNG, so the executed (and rendered) copies show the figures.  The inline backend would
+#: do that too, but under it notebook 01's slider cell hangs papermill (seen 3 times of 5), so the
+#: kernels keep run_all.sh's Agg backend and this hook shows the figures.
+SHOW_FIGURES = """
+def _bootsep_show_figures():
+    import io
+    import sys
+
+    if "matplotlib.pyplot" not in sys.modules:
+        return
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    for num in plt.get_fignums():
+        fig = plt.figure(num)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight")
+        display(Image(data=buf.getvalue(), format="png"))
+    plt.close("all")
+
+
+get_ipython().events.register("post_execute", _bootsep_show_figures)
+"""
+
+
+def _kernel_ipython_dir(folder: Path) -> Path:
+    """An IPython folder whose startup file is :data:`SHOW_FIGURES` (``IPYTHONDIR``)."""
+    startup = folder / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-bootsep-show-figures.py").write_text(SHOW_FIGURES)
+    return folder
 
 
 @dataclass
@@ -162,25 +197,36 @@ def run_notebooks(
     figures.mkdir(parents=True, exist_ok=True)
 
     parameters = {"profile": profile.name, "jobs": int(jobs), "figures_dir": str(figures)}
+    # Figures in the executed copies: papermill's kernels inherit IPYTHONDIR (see SHOW_FIGURES).
+    previous = os.environ.get("IPYTHONDIR")
+    hook = tempfile.TemporaryDirectory(prefix="bootsep-ipython-")
+    os.environ["IPYTHONDIR"] = str(_kernel_ipython_dir(Path(hook.name)))
     runs: list[NotebookRun] = []
-    for nb in find_notebooks(notebooks_dir, only):
-        out = output_dir / nb.name
-        log(f"running {nb.name} (profile {profile.name}) -> {out}")
-        start = time.perf_counter()
-        try:
-            papermill.execute_notebook(str(nb), str(out), parameters=parameters,
-                                       kernel_name="python3", cwd=str(notebooks_dir),
-                                       progress_bar=False)
-        except Exception as exc:  # papermill raises PapermillExecutionError with the cell
-            seconds = time.perf_counter() - start
-            runs.append(NotebookRun(nb.name[:2], nb, out, seconds, ok=False))
-            _summary(runs, figures, log)
-            msg = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-            raise SystemExit(
-                f"notebook {nb.name} failed after {seconds:.0f} s (executed copy: {out})\n{msg}"
-            ) from exc
-        runs.append(NotebookRun(nb.name[:2], nb, out, time.perf_counter() - start, ok=True))
-        write_manifest(figures, profile, runs[-1:])  # now, so an interrupted run keeps it
+    try:
+        for nb in find_notebooks(notebooks_dir, only):
+            out = output_dir / nb.name
+            log(f"running {nb.name} (profile {profile.name}) -> {out}")
+            start = time.perf_counter()
+            try:
+                papermill.execute_notebook(str(nb), str(out), parameters=parameters,
+                                           kernel_name="python3", cwd=str(notebooks_dir),
+                                           progress_bar=False)
+            except Exception as exc:  # papermill raises PapermillExecutionError with the cell
+                seconds = time.perf_counter() - start
+                runs.append(NotebookRun(nb.name[:2], nb, out, seconds, ok=False))
+                _summary(runs, figures, log)
+                msg = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+                raise SystemExit(
+                    f"notebook {nb.name} failed after {seconds:.0f} s (executed copy: {out})\n{msg}"
+                ) from exc
+            runs.append(NotebookRun(nb.name[:2], nb, out, time.perf_counter() - start, ok=True))
+            write_manifest(figures, profile, runs[-1:])  # now, so an interrupted run keeps it
+    finally:
+        if previous is None:
+            os.environ.pop("IPYTHONDIR", None)
+        else:
+            os.environ["IPYTHONDIR"] = previous
+        hook.cleanup()
     _summary(runs, figures, log)
     return runs
 

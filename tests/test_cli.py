@@ -184,8 +184,12 @@ def test_separate_a_written_wav(trained, tmp_path, capsys):
     sf.write(wav, stereo, rate)
     assert cli.main(["separate", str(wav), "--checkpoint", str(_run_dir(trained)), "--out",
                      str(tmp_path / "sep")]) == 0
-    written = capsys.readouterr().out.split("\n")[:2]
-    assert [Path(p).name for p in written] == ["two mics_s1.wav", "two mics_s2.wav"]
+    out = capsys.readouterr().out
+    assert "spatial stage on channels 1,2: mean confidence" in out
+    assert "no confidence threshold" in out  # a run folder has no model card
+    written = [line for line in out.split("\n") if line.endswith(".wav")]
+    assert [Path(p).name for p in written] == [f"two mics_{kind}_s{k}.wav" for kind in
+                                               ("spatial", "network") for k in (1, 2)]
     for path in written:
         est, est_rate = sf.read(path)
         assert est_rate == rate and est.shape == signal.shape and np.all(np.isfinite(est))

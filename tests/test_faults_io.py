@@ -161,7 +161,7 @@ def test_3_full_disk_leaves_no_output(tmp_path, ckpt, capsys, monkeypatch):
     out = tmp_path / "out"
     _full_on_second(monkeypatch, OSError(errno.ENOSPC, "No space left on device"))
     err = _fail(capsys, _separate_argv(wav, ckpt, out))
-    assert f"no space left on {out / 'in_s2.wav'}" in err
+    assert f"no space left on {out / 'in_spatial_s2.wav'}" in err  # stereo: spatial first
     assert list(out.iterdir()) == []  # no s1 without s2, no temporary file
 
 
@@ -171,7 +171,7 @@ def test_3_libsndfile_system_error_on_a_full_disk(tmp_path, ckpt, capsys, monkey
     _full_on_second(monkeypatch, sf.LibsndfileError(2, "Error writing: "))  # "System error."
     monkeypatch.setattr(separate_mod.shutil, "disk_usage", lambda p: SimpleNamespace(free=0))
     err = _fail(capsys, _separate_argv(wav, ckpt, out))
-    assert f"no space left on {out / 'in_s2.wav'}" in err
+    assert f"no space left on {out / 'in_spatial_s2.wav'}" in err  # stereo: spatial first
     assert list(out.iterdir()) == []
 
 
