@@ -27,7 +27,7 @@ from .. import paths
 from ..config import Profile
 from ..data.subsets import Subset, default_subset
 from ..models.loading import read_checkpoint
-from ..studies import bootstrap, mdc
+from ..studies import bootstrap, ensembles, mdc
 from ..studies.evaluation import evaluate_model, summarize
 from ..studies.spatial_stage import spatial_stage
 from ..studies.training import ModelJob
@@ -189,7 +189,7 @@ def _export_one(spec: ShippedSpec, profile: Profile, out_dir: Path, cache: Path,
         half_path.unlink(missing_ok=True)
     dtype = torch.float16 if precision["half_ok"] else torch.float32
     precision["dtype"] = str(dtype).removeprefix("torch.")
-    threshold = bootstrap.confidence_threshold(
+    threshold = ensembles.confidence_threshold(
         spatial_stage(profile, "cv", subset=subset, jobs=jobs, progress=False).table)
     card = _card(spec, profile, job, subset, run_dir, {
         "commit": _trained_commit(figures, profile),
