@@ -23,6 +23,7 @@ Registered loss: ``"dc"`` (one-hot targets, :class:`DeepClustering`).
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
@@ -224,12 +225,12 @@ class WeightedDeepClustering(Loss):
     model = "dc"
     keys = ("labels", "weights")
 
+    @abstractmethod
     def per_item(
         self, embeddings: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor,
         n_sources: int,
     ) -> torch.Tensor:
         """Unnormalized loss of each item, shape ``(batch,)``, from :func:`flat_batch`'s tensors."""
-        raise NotImplementedError
 
     def __call__(
         self, outputs: Any, batch: Mapping[str, torch.Tensor], settings: LossSettings

@@ -21,6 +21,7 @@ and import the module in :mod:`bootsep_lib.losses`.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Protocol
 
@@ -37,7 +38,7 @@ class LossSettings(Protocol):
     chimera_alpha: float
 
 
-class Loss:
+class Loss(ABC):
     """Base of registered losses.
 
     Attributes
@@ -56,6 +57,7 @@ class Loss:
     model: ClassVar[str] = "dc"
     keys: ClassVar[tuple[str, ...]] = ()
 
+    @abstractmethod
     def __call__(
         self, outputs: Any, batch: Mapping[str, torch.Tensor], settings: LossSettings
     ) -> torch.Tensor:
@@ -70,7 +72,6 @@ class Loss:
         settings : LossSettings
             Number of sources, DC normalization, Chimera weight.
         """
-        raise NotImplementedError
 
 
 _LOSSES: dict[str, Loss] = {}
