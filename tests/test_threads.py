@@ -32,3 +32,16 @@ def test_worker_pool_limits_torch_blas_and_openmp():
     for torch_threads, pools in reports:
         assert torch_threads == expected
         assert pools and all(n == expected for n in pools), pools
+
+
+
+def _in_worker(_: int) -> bool:
+    return threads.in_pool_worker()
+
+
+def test_pool_workers_know_they_are_workers():
+    """Progress bars are off in workers (one forked from a Jupyter kernel cannot draw them)."""
+    assert not threads.in_pool_worker()
+    with threads.worker_pool(2) as pool:
+        assert list(pool.map(_in_worker, range(4))) == [True] * 4
+    assert not threads.in_pool_worker()

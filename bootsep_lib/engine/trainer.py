@@ -59,6 +59,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from bootsep_lib.models.loading import signal_info
+from bootsep_lib.util.threads import in_pool_worker
 
 from . import checkpoint as ckpt_io
 from . import steps, stopping
@@ -144,7 +145,7 @@ def _run_epoch(s: Session) -> bool:
         total=s.sampler.batches_per_epoch,
         initial=s.state.step_in_epoch,
         desc=f"{s.run.run_id} epoch {s.state.epoch + 1}/{s.run.train.epochs}",
-        disable=not (s.budget.progress and s.ctx.main),
+        disable=not (s.budget.progress and s.ctx.main) or in_pool_worker(),
         leave=False,
     )
     tick = time.perf_counter()

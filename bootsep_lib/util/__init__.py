@@ -4,11 +4,11 @@ from .atomic import atomic_write, atomic_write_bytes, atomic_write_text, sweep_t
 from .cache import cache_entry, cached_table, stage_key
 from .lock import folder_lock
 from .parallel import parallel_map
-from .threads import limit_threads, threads_per_worker, worker_pool
+from .threads import in_pool_worker, limit_threads, threads_per_worker, worker_pool
 
 __all__ = [
     "atomic_write", "atomic_write_bytes", "atomic_write_text", "cache_entry", "cached_table",
-    "folder_lock",
+    "folder_lock", "in_pool_worker",
     "limit_threads", "parallel_map", "stage_key", "sweep_temp_files", "threads_per_worker",
     "worker_pool",
 ]

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
-from .threads import worker_pool
+from .threads import in_pool_worker, worker_pool
 
 __all__ = ["parallel_map", "strided"]
 
@@ -39,7 +39,7 @@ def parallel_map(
         Worker processes; ``<= 1`` (or a single item) runs in this process.  Each worker's
         native thread pools are capped at its CPU share (:func:`~bootsep_lib.util.worker_pool`).
     desc, progress, unit
-        The bar's label, whether to show it, and its unit.
+        The bar's label, whether to show it (never inside a pool worker), and its unit.
     weight
         How far one finished item moves the bar (e.g. the number of mixtures in a chunk);
         default 1.
@@ -61,7 +61,7 @@ def parallel_map(
     if cost is not None:
         order.sort(key=lambda i: -cost(items[i]))
     results: dict[int, Any] = {}
-    with tqdm(total=total, desc=desc, unit=unit, disable=not progress) as bar:
+    with tqdm(total=total, desc=desc, unit=unit, disable=not progress or in_pool_worker()) as bar:
         if jobs <= 1 or len(items) <= 1:
             for i in order:
                 results[i] = fn(items[i])

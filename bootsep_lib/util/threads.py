@@ -16,7 +16,9 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 from threadpoolctl import threadpool_limits
 
-__all__ = ["limit_threads", "threads_per_worker", "worker_pool"]
+__all__ = ["in_pool_worker", "limit_threads", "threads_per_worker", "worker_pool"]
+
+_POOL_WORKER = False
 
 
 def threads_per_worker(jobs: int) -> int:
@@ -30,7 +32,23 @@ def limit_threads(threads: int) -> None:
     threadpool_limits(limits=threads)
 
 
+def in_pool_worker() -> bool:
+    """True inside a worker of :func:`worker_pool`.
+
+    Progress bars are off there: a worker forked from a Jupyter kernel cannot draw a widget,
+    and each attempt makes the kernel log "attempted to send message from fork" with the
+    whole message; the pool's own bar in the parent shows the progress.
+    """
+    return _POOL_WORKER
+
+
+def _start_worker(threads: int) -> None:
+    global _POOL_WORKER
+    _POOL_WORKER = True
+    limit_threads(threads)
+
+
 def worker_pool(jobs: int) -> ProcessPoolExecutor:
     """A pool of ``jobs`` processes, each limited by :func:`limit_threads` to its CPU share."""
-    return ProcessPoolExecutor(jobs, initializer=limit_threads,
+    return ProcessPoolExecutor(jobs, initializer=_start_worker,
                                initargs=(threads_per_worker(jobs),))
