@@ -178,3 +178,13 @@ def test_write_table(tmp_path):
     assert [p.name for p in paths] == ["t.csv", "t.md"]
     back = pd.read_csv(paths[0], index_col=0)
     assert back.loc[bs.GT_ALL, "si_sdr"] == pytest.approx(table.loc[bs.GT_ALL, "si_sdr"])
+
+
+def test_write_table_appends_notes_then_findings_verbatim(tmp_path):
+    table = pd.DataFrame({"x": [1.5]}, index=pd.Index(["a"], name="approach"))
+    findings = "### Findings\n\n- one **holds**\n\n"
+    _, md = write_table(table, tmp_path, "t", notes=["note"], findings=findings)
+    assert md.read_text() == ("| approach | x |\n|---|--:|\n| a | 1.5 |\n\n- note\n\n"
+                              "### Findings\n\n- one **holds**\n")
+    _, md = write_table(table, tmp_path, "t")
+    assert md.read_text() == "| approach | x |\n|---|--:|\n| a | 1.5 |\n"

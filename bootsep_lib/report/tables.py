@@ -43,6 +43,7 @@ def write_table(
     *,
     readable: pd.DataFrame | None = None,
     notes: Iterable[str] = (),
+    findings: str = "",
     index: bool = True,
 ) -> list[Path]:
     """Write ``folder/name.csv`` (every number) and ``folder/name.md`` (readable), atomically.
@@ -57,6 +58,8 @@ def write_table(
         What the Markdown shows (e.g. ``mean [low, high]`` strings); default ``table``.
     notes : iterable of str
         Appended to the Markdown as a bullet list (e.g. generated findings).
+    findings : str
+        Markdown appended after the notes as it is (e.g. findings with their own heading).
     index : bool
         Whether the index is a column (of the CSV and of the Markdown).
 
@@ -71,6 +74,8 @@ def write_table(
     notes = list(notes)
     if notes:
         md += "\n" + "".join(f"- {line}\n" for line in notes)
+    if findings:
+        md += "\n" + findings.rstrip("\n") + "\n"
     return [atomic_write_text(folder / f"{name}.{ext}", text)
             for ext, text in (("csv", table.to_csv(index=index)), ("md", md))]
 
