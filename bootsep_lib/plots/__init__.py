@@ -27,9 +27,18 @@ def use_style() -> None:
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight"})
 
 
+#: savefig metadata per format: no creation date in PDFs (reruns give the same bytes).
+_METADATA = {"pdf": {"CreationDate": None}}
+
+
 def save(fig: Figure, folder: str | os.PathLike, name: str, formats=("png", "pdf")) -> list[Path]:
-    """Write ``fig`` as ``folder/name.{png,pdf}`` atomically; returns the paths."""
+    """Write ``fig`` as ``folder/name.{png,pdf}`` atomically; returns the paths.
+
+    PDFs carry no creation date, so a rerun with unchanged results rewrites the same bytes.
+    """
     folder = Path(folder)
     return [atomic_write(folder / f"{name}.{ext}",
-                         lambda tmp, ext=ext: fig.savefig(tmp, format=ext))
+                         lambda tmp, ext=ext: fig.savefig(tmp, format=ext,
+                                                          metadata=_METADATA.get(ext)))
             for ext in formats]
+

@@ -180,7 +180,7 @@ def pair_spacing(pairs: pd.DataFrame) -> Figure:
     ):
         order = [str(c) for c in cats.cat.categories if (cats == c).any()]
         sns.pointplot(data=data, x=col, y="si_sdr", order=order, errorbar=("ci", 95), ax=ax,
-                      linestyle="none")
+                      linestyle="none", seed=0)  # seeded bootstrap: a rerun draws the same
         ax.set(xlabel=xlabel, ylabel="SI-SDR (dB)", title=title)
     for ax in axes:
         ax.tick_params(axis="x", rotation=30)
