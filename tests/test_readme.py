@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bootsep_lib import paths
-from bootsep_lib.report.readme import ReadmeError, blocks, read_under, splice, stale_blocks
+from bootsep_lib.report.readme import ReadmeError, blocks, read_under, refresh, splice
 
 TEXT = ("# Title\n\nintro\n<!-- from figures/a.md -->\nold a\n<!-- end -->\nmiddle\n"
         "<!-- from figures/b.md -->\n<!-- end -->\ntail\n")
@@ -31,26 +31,31 @@ def test_a_marker_without_its_end_is_an_error(text):
         splice(text, lambda path: "x")
 
 
-def test_stale_blocks_names_the_changed_file_and_missing_files_are_errors(tmp_path):
+def _stale(readme, root):
+    return refresh(readme, root)[1]
+
+
+def test_refresh_names_the_changed_blocks_and_missing_files_are_errors(tmp_path):
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "a.md").write_text("old a\n")
     (tmp_path / "figures" / "b.md").write_text("")
     readme = tmp_path / "README.md"
     readme.write_text(TEXT)
-    assert stale_blocks(readme, tmp_path) == ["figures/b.md"]  # "" vs an empty file's "\n"
+    assert _stale(readme, tmp_path) == ["figures/b.md"]  # "" vs an empty file's "\n"
     readme.write_text(splice(TEXT, lambda path: read_under(tmp_path, path)))
-    assert stale_blocks(readme, tmp_path) == []
+    assert _stale(readme, tmp_path) == []
     (tmp_path / "figures" / "a.md").write_text("new a\n")
-    assert stale_blocks(readme, tmp_path) == ["figures/a.md"]
+    assert _stale(readme, tmp_path) == ["figures/a.md"]
     (tmp_path / "figures" / "b.md").unlink()
     with pytest.raises(ReadmeError, match="figures/b.md"):
         read_under(tmp_path, "figures/b.md")
     with pytest.raises(ReadmeError, match="figures/b.md"):
-        stale_blocks(readme, tmp_path)
+        _stale(readme, tmp_path)
 
 
 def test_the_committed_readme_shows_the_committed_figures():
     root = paths.repo_root()
     assert blocks((root / "README.md").read_text()), "the README has no generated blocks"
-    assert stale_blocks(root / "README.md", root) == [], (
+    fresh, stale = refresh(root / "README.md", root)
+    assert stale == [] and fresh == (root / "README.md").read_text(), (
         "README blocks differ from figures/: run python tools/readme_results.py")

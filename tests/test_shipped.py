@@ -220,10 +220,9 @@ def _corpus_present(profile) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", shipped_names() or ["(none shipped)"])
+@pytest.mark.parametrize("name", [f"laptop-{spec.suffix}" for spec in SHIPPED])
 def test_shipped_model_reproduces_its_cards_test_scores(name, tmp_path):
-    if name == "(none shipped)":
-        pytest.skip(f"no shipped models in {paths.models_dir()} yet (exported by the laptop run)")
+    assert name in shipped_names(), f"{name} is not in {paths.models_dir()} (committed models)"
     _, card = find_model(name)
     profile = get_profile(card["profile"])
     if not _corpus_present(profile):

@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from bootsep_lib import paths
-from bootsep_lib.report.readme import ReadmeError, read_under, splice, stale_blocks
+from bootsep_lib.report.readme import ReadmeError, refresh
 from bootsep_lib.util.atomic import atomic_write_text
 
 
@@ -24,12 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     root = paths.repo_root()
     readme = root / "README.md"
     try:
-        stale = stale_blocks(readme, root)
+        fresh, stale = refresh(readme, root)
         if args.check:
             for path in stale:
                 print(f"readme_results: the README block of {path} differs from the file")
             return 1 if stale else 0
-        atomic_write_text(readme, splice(readme.read_text(), lambda p: read_under(root, p)))
+        atomic_write_text(readme, fresh)
     except ReadmeError as err:
         print(f"readme_results: {err}", file=sys.stderr)
         return 2

@@ -367,8 +367,8 @@ def _laptop() -> Profile:
         # subset_steps: the 756 steps of a full-set model (1,000 mixtures / 16 x 12 epochs);
         # every alpha under all three seeds (measured to fit the 90-min budget, README)
         evidence=EvidenceConfig(seeds=(0, 1000, 2000), subset_steps=756),
-        # Students for the three cheapest teachers and 6 epochs: estimated from measured
-        # per-stage costs to keep notebook 07 near 25 min on 2 cores (see the README).
+        # Students for the three cheapest teachers and 6 epochs: notebook 07 took 620 s on
+        # 2 cores (README); ILRMA and FastMNMF2 students would add about 10 min.
         teachers=TeachersConfig(n_train=400, n_valid=60, n_test=100, epochs=6,
                                 student_teachers=("ipd-gmm", "auxiva-2ch", "auxiva-4ch")),
     )

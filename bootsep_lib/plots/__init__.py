@@ -41,4 +41,3 @@ def save(fig: Figure, folder: str | os.PathLike, name: str, formats=("png", "pdf
                          lambda tmp, ext=ext: fig.savefig(tmp, format=ext,
                                                           metadata=_METADATA.get(ext)))
             for ext in formats]
-

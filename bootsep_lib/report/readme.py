@@ -6,7 +6,8 @@ A block in the README is two HTML comments around generated Markdown::
     ...whatever the last laptop run wrote to that file...
     <!-- end -->
 
-:func:`splice` puts each file's current text between its markers; ``tools/readme_results.py``
+:func:`splice` puts each file's current text between its markers (:func:`refresh` for a README
+on disk); ``tools/readme_results.py``
 rewrites the README with it (or, with ``--check``, says which blocks are stale).  So the numbers
 and findings in the README are the run's own, never retyped.
 """
@@ -17,7 +18,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["BLOCK", "ReadmeError", "blocks", "splice", "stale_blocks"]
+__all__ = ["BLOCK", "ReadmeError", "blocks", "refresh", "splice"]
 
 BLOCK = re.compile(r"<!-- from (?P<path>[^ ]+) -->\n(?P<body>.*?)<!-- end -->", re.DOTALL)
 _OPEN = re.compile(r"<!-- from [^ ]+ -->")
@@ -61,12 +62,13 @@ def splice(text: str, read: Callable[[str], str]) -> str:
     return BLOCK.sub(body, text)
 
 
-def stale_blocks(readme: Path, root: Path) -> list[str]:
-    """Paths whose README block differs from the file under ``root`` (empty: in sync)."""
+def refresh(readme: Path, root: Path) -> tuple[str, list[str]]:
+    """The README with every block read from its file under ``root``, and the paths whose
+    block that changed (empty: already in sync).  Each file is read once."""
     text = readme.read_text()
     fresh = splice(text, lambda path: read_under(root, path))
     pairs = zip(blocks(text), blocks(fresh), strict=True)
-    return [path for (path, old), (_, new) in pairs if old != new]
+    return fresh, [path for (path, old), (_, new) in pairs if old != new]
 
 
 def read_under(root: Path, path: str) -> str:
